@@ -1,0 +1,3 @@
+from musictui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,57 @@
+"""The command line: `musictui` opens the app; `musictui COMMAND` runs one part of the core headless.
+
+Each subcommand lives in `musictui/commands/<name>.py` with two functions, `add_arguments(parser)`
+and `run(args) -> int`. They are imported only when chosen, so that `musictui --help` and the app's
+first frame never wait for torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from musictui.errors import UserError
+
+# name -> one-line help. The module musictui.commands.<name> implements it.
+COMMANDS = {
+    "app": "open the terminal app (the default)",
+    "train": "train the LSTM on the folk-tune corpus",
+    "generate": "sample new tunes from a checkpoint, streaming them to stdout",
+    "render": "turn an ABC tune into MIDI and WAV (abc2midi, timidity)",
+    "play": "render an ABC tune if needed and play it",
+    "evaluate": "measure how good a checkpoint's tunes are",
+    "bench": "measure training and generation speed against the lab's loop",
+}
+
+
+def build_parser(load_commands: list[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="musictui", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if load_commands is None or name in load_commands:
+            _command_module(name).add_arguments(sub)
+    return parser
+
+
+def _command_module(name: str):
+    return importlib.import_module(f"musictui.commands.{name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv.insert(0, "app")  # `musictui --preset tiny` means the app with that option
+    # Only the chosen command's arguments are needed (and imported): keeps start-up fast.
+    chosen = argv[0] if argv[0] in COMMANDS else None
+    parser = build_parser(load_commands=[chosen] if chosen else [])
+    args = parser.parse_args(argv)
+    try:
+        return _command_module(args.command).run(args) or 0
+    except UserError as error:
+        print(f"musictui: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # Commands that have work to save catch this themselves; here there is nothing to lose.
+        print("musictui: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One set-up for `make run` and `make test`: system packages, then .venv with the project.
+# Safe to run again: each step checks whether it is already done, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEB_PACKAGES=(abcmidi timidity fluid-soundfont-gm libasound2-dev)
+VENV=.venv
+MITDEEPLEARNING=mitdeeplearning==0.7.5
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for pkg in "${DEB_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+else
+    # Not Debian: look for the tools themselves, and ask the user to install their equivalents.
+    command -v abc2midi >/dev/null 2>&1 || missing+=(abcmidi)
+    command -v timidity >/dev/null 2>&1 || missing+=(timidity)
+fi
+
+if ((${#missing[@]})); then
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "musictui setup: please install these packages with your system's package manager, then run make again: ${missing[*]}" >&2
+        exit 1
+    fi
+    if [[ $(id -u) -eq 0 ]]; then
+        sudo=()
+    elif command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [[ -t 0 ]]; }; then
+        # sudo without a password, or a terminal where it can ask for one.
+        sudo=(sudo)
+    else
+        echo "musictui setup: cannot install system packages (not root, no sudo). Please run: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "musictui setup: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+
+# The venv is rebuilt only when what it was built from changed.
+fingerprint=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [[ -f $VENV/.setup-done && $(cat "$VENV/.setup-done") == "$fingerprint" ]]; then
+    exit 0
+fi
+
+PYTHON=${PYTHON:-python3}
+[[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
+# PIP_CONSTRAINT (not -c) so that the pins reach isolated build environments too.
+export PIP_CONSTRAINT="$PWD/constraints.txt" PIP_DISABLE_PIP_VERSION_CHECK=1
+"$VENV/bin/pip" install --quiet -e '.[test]'
+# --no-deps: we only need its data/irish.abc, not TensorFlow, transformers, openai, gym...
+"$VENV/bin/pip" install --quiet --no-deps "$MITDEEPLEARNING"
+echo "$fingerprint" > "$VENV/.setup-done"
+echo "musictui setup: done ($VENV)"
