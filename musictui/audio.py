@@ -116,6 +116,14 @@ class Rendered:
 _DIAGNOSTIC = re.compile(r"^(Error|Warning) in line-char (\d+)-(\d+) : (.*)$")
 _BAR = re.compile(r"^Track (\d+) Bar (\d+) has ([\d/]+) time units while the time signature has ([\d/]+)")
 
+# A part that ends in :| with no |: before it repeats from the start of the tune (or the last
+# double bar), as ABC 2.1 says. abc2midi plays it so, and says it did for 786 of the corpus's 804
+# tunes: the message is not news, so it is left out of the report.
+_NOT_NEWS = {"Assuming repeat", "replacing |: with double repeat (::)"}
+# The same idiom with a first ending: abc2midi calls it an error, yet plays the repeat as ABC 2.1
+# means it (56 corpus tunes). Counting it as an error would fail tunes that play correctly.
+_NOT_ERRORS = {"found [1 or like before |:"}
+
 
 def parse_abc2midi_output(stdout: str) -> AbcReport:
     """Read abc2midi's stdout into a report (notes and duration left at 0: they come from the MIDI)."""
@@ -131,7 +139,9 @@ def parse_abc2midi_output(stdout: str) -> AbcReport:
             continue
         kind, line, char, message = match[1], int(match[2]), int(match[3]), match[4].strip()
         bar = _BAR.match(message)
-        if kind == "Error":
+        if message in _NOT_NEWS:
+            continue
+        if kind == "Error" and message not in _NOT_ERRORS:
             report.errors.append(AbcError(line, char, message))
         elif bar:
             report.bar_warnings.append(BarWarning(
