@@ -1,0 +1,214 @@
+"""Checkpoints: self-contained, safe to load from anywhere, and never half-written.
+
+One `.safetensors` file holds the tensors (weights, optimizer state, torch's random state) and,
+in its header's metadata, one JSON document with everything else: vocabulary, config, step, loss
+history, best validation loss, numpy's random state. There is no pickle anywhere, so loading a
+checkpoint someone downloaded can never run code.
+
+Saving writes a temporary file beside the target, flushes and fsyncs it, then renames it over the
+target: a crash or a kill mid-save leaves the previous checkpoint whole.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from musictui.data import Vocabulary
+from musictui.errors import UserError
+from musictui.model import CharLSTM, Config
+
+FORMAT = "musictui-checkpoint-1"
+SUFFIX = ".safetensors"
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint holds. `optimizer_state` and the random states are absent from a
+    checkpoint made for sharing (`musictui export`-style), which can generate but not resume."""
+
+    config: Config
+    vocab: Vocabulary
+    model_state: dict[str, torch.Tensor]
+    step: int = 0
+    train_losses: list[float] = field(default_factory=list)   # one per step
+    val_losses: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
+    best_val_loss: float | None = None
+    optimizer_state: dict | None = None
+    torch_rng: torch.Tensor | None = None
+    numpy_rng: dict | None = None
+    extra: dict = field(default_factory=dict)  # free-form notes (corpus, wall time...)
+    path: Path | None = None
+
+    def build_model(self, device: torch.device | str = "cpu") -> CharLSTM:
+        model = CharLSTM.from_config(len(self.vocab), self.config)
+        state = {k: v.float() for k, v in self.model_state.items()}  # fp16 storage is fine to load
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as error:
+            first = str(error).strip().splitlines()[0]
+            raise UserError(f"{self._name()}: its weights do not fit its own settings ({first})") from None
+        return model.to(device).eval()
+
+    def _name(self) -> str:
+        return str(self.path) if self.path else "checkpoint"
+
+
+def save_checkpoint(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
+    """Write `ckpt` to `path` atomically. `half` stores the weights as float16 (half the size)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in ckpt.model_state.items():
+        value = value.detach().cpu()
+        tensors[f"model.{name}"] = (value.half() if half and value.is_floating_point() else value).contiguous()
+    meta = {
+        "format": FORMAT,
+        "config": ckpt.config.to_dict(),
+        "vocab": ckpt.vocab.chars,
+        "step": ckpt.step,
+        "train_losses": ckpt.train_losses,
+        "val_losses": ckpt.val_losses,
+        "best_val_loss": ckpt.best_val_loss,
+        "numpy_rng": ckpt.numpy_rng,
+        "extra": ckpt.extra,
+    }
+    if ckpt.optimizer_state is not None:
+        state_tensors, state_meta = _flatten_optimizer(ckpt.optimizer_state)
+        tensors.update(state_tensors)
+        meta["optimizer"] = state_meta
+    if ckpt.torch_rng is not None:
+        tensors["rng.torch"] = ckpt.torch_rng.cpu()
+    payload = safetensors_bytes(tensors, metadata={"musictui": json.dumps(meta)})
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new, never half
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after it must not bring the old name back)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """Adam's state_dict as named tensors plus a JSON part (param_groups, scalar entries)."""
+    tensors, scalars = {}, {}
+    for param_id, entries in state_dict["state"].items():
+        for key, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{param_id}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{param_id}.{key}"] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        _, param_id, key = name.split(".", 2)
+        state.setdefault(int(param_id), {})[key] = value
+    for name, value in meta.get("scalars", {}).items():
+        param_id, key = name.split(".", 1)
+        state.setdefault(int(param_id), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def load_checkpoint(path: Path | str) -> Checkpoint:
+    """Read a checkpoint, or raise a UserError naming the file and what is wrong with it."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        path = newest_checkpoint(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise UserError(f"{path} is not a readable checkpoint (truncated or not safetensors: {error})") from None
+    try:
+        meta = json.loads(header["musictui"])
+        if meta.get("format") != FORMAT:
+            raise KeyError("format")
+        config = Config.from_dict(meta["config"])
+        vocab = Vocabulary(meta["vocab"])
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+        raise UserError(f"{path} is a safetensors file but not a musictui checkpoint") from None
+    if len(vocab) != len(meta["vocab"]):
+        raise UserError(f"{path}: its vocabulary has repeated characters")
+
+    model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    optim_tensors = {k: v for k, v in tensors.items() if k.startswith("optim.")}
+    ckpt = Checkpoint(
+        config=config,
+        vocab=vocab,
+        model_state=model_state,
+        step=int(meta.get("step", 0)),
+        train_losses=list(meta.get("train_losses", [])),
+        val_losses=[tuple(x) for x in meta.get("val_losses", [])],
+        best_val_loss=meta.get("best_val_loss"),
+        optimizer_state=_unflatten_optimizer(optim_tensors, meta["optimizer"]) if "optimizer" in meta else None,
+        torch_rng=tensors.get("rng.torch"),
+        numpy_rng=meta.get("numpy_rng"),
+        extra=meta.get("extra", {}),
+        path=path,
+    )
+    _check_shapes(ckpt)
+    return ckpt
+
+
+def _check_shapes(ckpt: Checkpoint) -> None:
+    """The weights must match the checkpoint's own vocabulary and config, before anyone uses them."""
+    expected = CharLSTM.from_config(len(ckpt.vocab), ckpt.config).state_dict()
+    for name, tensor in expected.items():
+        got = ckpt.model_state.get(name)
+        if got is None:
+            raise UserError(f"{ckpt.path}: the weights lack {name}")
+        if tuple(got.shape) != tuple(tensor.shape):
+            raise UserError(
+                f"{ckpt.path}: {name} has shape {tuple(got.shape)}, but its vocabulary ({len(ckpt.vocab)} "
+                f"characters) and settings need {tuple(tensor.shape)}"
+            )
+
+
+def list_checkpoints(folder: Path | str) -> list[Path]:
+    """The checkpoint files directly in `folder`, oldest first (by modification time, then name)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.glob(f"*{SUFFIX}") if p.is_file() and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def newest_checkpoint(folder: Path | str) -> Path:
+    found = list_checkpoints(folder)
+    if not found:
+        raise UserError(f"no checkpoint in {folder}: train one with `musictui train`, or pass --checkpoint PATH")
+    return found[-1]
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:07d}{SUFFIX}"

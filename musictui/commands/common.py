@@ -1,0 +1,51 @@
+"""Arguments and look-ups that several commands share."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from musictui.errors import UserError
+
+DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
+# The model that ships with musictui, used when the user has trained none.
+SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "checkpoints" / "shipped"
+
+
+def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", type=Path, metavar="PATH",
+                        help="an .abc file or a folder of them (default: irish.abc from mitdeeplearning)")
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where the model runs (default: auto, the best one present)")
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
+    return value
+
+
+def find_checkpoint(path: Path | None) -> Path:
+    """The checkpoint to generate from: `path` itself, the newest in `path` if it is a folder,
+    else the newest in ./checkpoints, else the shipped model."""
+    from musictui.checkpoint import list_checkpoints, newest_checkpoint
+
+    if path is not None:
+        if not path.exists():
+            raise UserError(f"checkpoint not found: {path}")
+        return newest_checkpoint(path) if path.is_dir() else path
+    for folder in (DEFAULT_CHECKPOINT_DIR, SHIPPED_DIR):
+        found = list_checkpoints(folder)
+        if found:
+            return found[-1]
+    raise UserError("no checkpoint yet: train one with `musictui train`, or pass --checkpoint PATH")

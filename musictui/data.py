@@ -1,0 +1,195 @@
+"""The corpus: ABC text -> tunes -> vocabulary and integer vectors -> training batches.
+
+The default corpus is `irish.abc` from the `mitdeeplearning` package (MIT 6.S191). We find it
+through the package's installed metadata and never import the package: its `__init__` imports
+TensorFlow.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from musictui.errors import UserError
+
+CORPUS_PACKAGE = "mitdeeplearning"
+CORPUS_FILE = "mitdeeplearning/data/irish.abc"
+TUNE_SEPARATOR = "\n\n"  # between tunes in the training text, so the model learns where one ends
+
+_TUNE_START = re.compile(r"^X:")
+
+
+def default_corpus_path() -> Path:
+    """The irish.abc that ships inside the installed mitdeeplearning package."""
+    try:
+        dist = metadata.distribution(CORPUS_PACKAGE)
+    except metadata.PackageNotFoundError:
+        raise UserError(
+            "the default corpus comes with the mitdeeplearning package, which is not installed: "
+            "run `make setup` (or `pip install --no-deps mitdeeplearning==0.7.5`), or pass --corpus PATH"
+        ) from None
+    for file in dist.files or []:
+        if file.as_posix() == CORPUS_FILE:
+            return Path(dist.locate_file(file))
+    raise UserError(
+        f"the installed mitdeeplearning package has no {CORPUS_FILE}: reinstall it "
+        "(`pip install --no-deps --force-reinstall mitdeeplearning==0.7.5`), or pass --corpus PATH"
+    )
+
+
+def read_abc_text(path: Path) -> str:
+    """The text of one .abc file, or of every .abc file under a folder (sorted, recursively)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"corpus not found: {path} (pass --corpus with an .abc file or a folder of them)")
+    files = sorted(p for p in path.rglob("*.abc") if p.is_file()) if path.is_dir() else [path]
+    if not files:
+        raise UserError(f"no .abc files under {path}")
+    return "\n\n".join(_read_utf8(f) for f in files)
+
+
+def _read_utf8(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        return raw.decode("utf-8-sig")  # -sig: a byte-order mark is not part of the first tune
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise UserError(
+            f"{path} is not UTF-8 text (byte {error.start}, line {line}): convert it, e.g. "
+            f"`iconv -f latin1 -t utf-8`"
+        ) from None
+
+
+def split_tunes(text: str) -> list[str]:
+    """The complete tunes in ABC text, each from its `X:` line to the blank line that ends it.
+
+    Handles CRLF and CR line ends, a byte-order mark, runs of blank lines, text before the first
+    tune or between tunes (ignored), `%` comment lines (dropped; `%%` directives are kept, since
+    abc2midi reads them), and a last tune with no blank line after it.
+    """
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    tunes: list[str] = []
+    current: list[str] | None = None
+    for line in text.split("\n"):
+        if _TUNE_START.match(line):
+            if current:
+                tunes.append("\n".join(current))
+            current = [line.rstrip()]
+        elif current is None:
+            continue  # text before the first tune, or between tunes
+        elif not line.strip():
+            tunes.append("\n".join(current))
+            current = None
+        elif line.startswith("%") and not line.startswith("%%"):
+            continue
+        else:
+            current.append(line.rstrip())
+    if current:
+        tunes.append("\n".join(current))
+    return tunes
+
+
+class Vocabulary:
+    """The sorted set of characters, and the maps between characters and indices."""
+
+    def __init__(self, chars):
+        self.chars: list[str] = sorted(set(chars))
+        self.char2idx: dict[str, int] = {c: i for i, c in enumerate(self.chars)}
+        self.idx2char: np.ndarray = np.array(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and self.chars == other.chars
+
+    def encode(self, text: str) -> np.ndarray:
+        """`text` as an int64 vector. Characters outside the vocabulary are a UserError that lists them."""
+        unknown = sorted(set(text) - self.char2idx.keys())
+        if unknown:
+            raise UserError(
+                f"characters not in the model's vocabulary: {''.join(unknown)!r} "
+                f"(it knows: {''.join(self.chars)!r})"
+            )
+        return np.fromiter((self.char2idx[c] for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids) -> str:
+        return "".join(self.idx2char[np.asarray(ids, dtype=np.int64)])
+
+
+def vectorize_string(text: str, vocab: Vocabulary) -> np.ndarray:
+    """The lab's name for `vocab.encode(text)`."""
+    return vocab.encode(text)
+
+
+def get_batch(vectorized: np.ndarray, seq_length: int, batch_size: int, rng: np.random.Generator | None = None):
+    """Random windows of the corpus: `(x, y)`, int arrays of shape (batch_size, seq_length).
+
+    The lab's contract: `y` is `x` shifted one character ahead (`x[:, 1:] == y[:, :-1]`). With
+    `rng`, the windows come from that generator (reproducible, resumable); without, from numpy's
+    global random state, as in the lab.
+    """
+    n = len(vectorized) - 1
+    if n - seq_length <= 0:
+        raise UserError(
+            f"the corpus has {len(vectorized)} characters: too short for one window of {seq_length}"
+        )
+    starts = (rng.integers(0, n - seq_length, batch_size) if rng is not None
+              else np.random.choice(n - seq_length, batch_size))
+    windows = vectorized[starts[:, None] + np.arange(seq_length + 1)]  # one gather, no Python loop
+    return windows[:, :-1], windows[:, 1:]
+
+
+@dataclass
+class Corpus:
+    """Tunes split into training and held-out sets, with the vocabulary of all of them."""
+
+    tunes: list[str]
+    train_tunes: list[str]
+    val_tunes: list[str]
+    vocab: Vocabulary
+    source: Path
+
+    @property
+    def train_text(self) -> str:
+        return TUNE_SEPARATOR.join(self.train_tunes) + TUNE_SEPARATOR
+
+    @property
+    def val_text(self) -> str:
+        return TUNE_SEPARATOR.join(self.val_tunes) + TUNE_SEPARATOR
+
+    def train_ids(self) -> np.ndarray:
+        return self.vocab.encode(self.train_text)
+
+    def val_ids(self) -> np.ndarray:
+        return self.vocab.encode(self.val_text)
+
+
+def held_out_split(tunes: list[str], fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
+    """A deterministic (train, validation) split of whole tunes: the same seed, the same split."""
+    if len(tunes) < 2 or fraction <= 0:
+        return list(tunes), []
+    n_val = max(1, math.ceil(len(tunes) * fraction))
+    order = np.random.default_rng(seed).permutation(len(tunes))
+    val_idx = set(order[:n_val].tolist())
+    train = [t for i, t in enumerate(tunes) if i not in val_idx]
+    val = [t for i, t in enumerate(tunes) if i in val_idx]
+    return train, val
+
+
+def load_corpus(path: Path | str | None = None, val_fraction: float = 0.1, split_seed: int = 0) -> Corpus:
+    """Read, split into tunes, hold out `val_fraction` of them. `path=None` means irish.abc."""
+    source = Path(path) if path is not None else default_corpus_path()
+    tunes = split_tunes(read_abc_text(source))
+    if not tunes:
+        raise UserError(f"no tunes found in {source}: a tune starts with an `X:` line")
+    train, val = held_out_split(tunes, val_fraction, split_seed)
+    vocab = Vocabulary(TUNE_SEPARATOR.join(tunes) + TUNE_SEPARATOR)
+    return Corpus(tunes=tunes, train_tunes=train, val_tunes=val, vocab=vocab, source=source)

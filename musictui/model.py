@@ -1,0 +1,90 @@
+"""The network (Embedding -> LSTM -> Linear, as in the MIT 6.S191 music lab) and its presets."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import torch
+from torch import nn
+
+from musictui.errors import UserError
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a model and how it is trained. Stored in every checkpoint."""
+
+    embedding_dim: int = 256      # size of each character's learned vector
+    hidden_size: int = 1024       # LSTM units: the model's memory of the tune so far
+    dropout: float = 0.0          # on the LSTM's output, before the last layer (0 = the lab)
+    batch_size: int = 32          # windows per training step
+    seq_length: int = 100         # characters per window (and per backpropagation through time)
+    learning_rate: float = 5e-3   # Adam's step size
+    lr_schedule: str = "constant" # "constant" (the lab) or "cosine" (decays to 10% by the last step)
+    grad_clip: float = 5.0        # clip the gradient norm to this (0 = off); keeps Adam from jumping
+    steps: int = 3000             # the whole run, counted across resumes
+    eval_every: int = 100         # steps between validation losses
+    eval_windows: int = 128       # validation windows (of seq_length) per evaluation
+    checkpoint_every: int = 500   # steps between checkpoints (one is also written at the end)
+    seed: int = 0                 # weights, batch order and dropout all follow from it
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def override(self, **changes) -> "Config":
+        """A copy with the given values replaced; `None` means keep."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+PRESETS: dict[str, Config] = {
+    # The lab's key parameters: embedding 256, LSTM 1024, batch 32, sequence 100, Adam 5e-3.
+    "lab": Config(),
+    # Sized for a 2-core CPU: about a quarter of the lab's work per step.
+    "small": Config(embedding_dim=128, hidden_size=512, steps=2000, eval_every=100, checkpoint_every=250),
+    # Trains in seconds, for tests and for trying the app.
+    "tiny": Config(embedding_dim=16, hidden_size=48, batch_size=8, seq_length=32, learning_rate=1e-2,
+                   steps=200, eval_every=50, eval_windows=16, checkpoint_every=100),
+}
+
+
+class CharLSTM(nn.Module):
+    """Embedding -> one LSTM layer -> Linear to the vocabulary."""
+
+    def __init__(self, vocab_size: int, embedding_dim: int, hidden_size: int, dropout: float = 0.0):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden_size, vocab_size)
+
+    @classmethod
+    def from_config(cls, vocab_size: int, config: Config) -> "CharLSTM":
+        return cls(vocab_size, config.embedding_dim, config.hidden_size, config.dropout)
+
+    def forward(self, x: torch.Tensor, state=None):
+        """x: (batch, seq) character indices -> (logits (batch, seq, vocab), (h, c))."""
+        out, state = self.lstm(self.embedding(x), state)
+        return self.fc(self.dropout(out)), state
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` takes the best device present: CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available (try --device auto)")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("--device mps: Apple's MPS is not available here (try --device auto)")
+    if name not in ("cpu", "cuda", "mps"):
+        raise UserError(f"unknown device {name!r}: choose auto, cpu, cuda or mps")
+    return torch.device(name)
