@@ -226,17 +226,14 @@ def check_tempo(tempo: int) -> int:
     return tempo
 
 
-def with_tempo(abc_text: str, tempo: int) -> tuple[str, bool]:
-    """Replace every Q: of the tune with `tempo` quarter notes a minute.
+def with_tempo(abc_text: str, tempo: int) -> str:
+    """Replace every Q: of the tune (header lines and inline [Q:...]) with `tempo` quarter notes a minute.
 
-    Returns the new text and whether it had a Q: at all; when it had none, the caller passes
-    `-Q tempo` to abc2midi instead of adding a line, so that line numbers in the report still
-    match the text the user wrote.
+    Replaced in place, never added: line numbers in the report still match the text the user
+    wrote. A tune with no Q: at its start gets the tempo from abc2midi's -Q option instead.
     """
     q = f"Q:1/4={check_tempo(tempo)}"
-    text, lines = _Q_LINE.subn(q, abc_text)
-    text, inline = _Q_INLINE.subn(f"[{q}]", text)
-    return text, bool(lines or inline)
+    return _Q_INLINE.sub(f"[{q}]", _Q_LINE.sub(q, abc_text))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,9 +261,8 @@ def _abc_to_midi(abc_text: str, folder: Path, tempo: int | None, timeout: float)
     abc2midi = _tool("abc2midi")
     argv = [abc2midi, "tune.abc", "-o", "tune.mid"]
     if tempo is not None:
-        abc_text, had_q = with_tempo(abc_text, tempo)
-        if not had_q:
-            argv += ["-Q", str(tempo)]
+        abc_text = with_tempo(abc_text, tempo)
+        argv += ["-Q", str(tempo)]  # for the bars before any Q:, or all of them when there is none
     (folder / "tune.abc").write_text(abc_text, encoding="utf-8")
     result = _run(argv, folder, timeout)  # cwd=folder: abc2midi may also drop files of its own there
     report = parse_abc2midi_output(result.stdout)
