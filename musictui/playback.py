@@ -85,7 +85,9 @@ class Playback:
 
     def stop(self) -> None:
         self._handle.stop()
-        self.is_playing()
+        # simpleaudio stops its thread a moment later; to the caller it has stopped now.
+        if self._ended is None:
+            self._ended = time.monotonic()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until playback ends (or `timeout` seconds pass); True if it ended."""
