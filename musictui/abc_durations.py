@@ -477,9 +477,10 @@ class AbcTracker:
                 self.sec_first = fill - self.sec_carry
             self.first_bar = self.first_bar and fill == 0
             self.fill = 0
-        # every soft bar line starts a new repeat section
-        self.sec_carry = self.fill
-        self.sec_first = None
+        # a repeat sign starts a new repeat section (the part replayed by `:|`)
+        if ":" in text:
+            self.sec_carry = self.fill
+            self.sec_first = None
 
     def _ending(self, n: int) -> None:
         """`[1`/`|1` remember the fill; `[2` restarts from it (abc2midi's pass 2)."""

@@ -44,12 +44,15 @@ class MeterConstraint:
         self.PRE = bits("({~.")            # these only lead to a note
         self.DIGIT = [bits(str(d)) for d in range(10)]
         self.DIGITS19 = bits("123456789")
+        self.DIGITS29 = bits("23456789")
+        self.ENDINGS = bits("12")
         self.SLASH = bits("/")
         self.OCTAVE = bits("',")
         self.GT, self.LT = bits(">"), bits("<")
         self.PIPE, self.COLON = bits("|"), bits(":")
         self.LBRACK, self.RBRACK = bits("["), bits("]")
-        special = self.NOTE | self.PRE | bits("0123456789/',><|:[]")
+        self.TIE = bits("-")                # only straight after a note
+        special = self.NOTE | self.PRE | bits("0123456789/',><|:[]-")
         # spaces, line breaks, ties, slur ends, quotes, decorations: always fine
         self.OTHER = ((1 << len(self.vocab)) - 1) & ~special
 
@@ -80,19 +83,26 @@ class MeterConstraint:
         if t.mode != ad.BODY or t.bar is None or t.lost:
             return None
         lex = t.lex
+        if lex == ad.NOTE:
+            return self._note()   # may be overlong for now: `A3` can become `A3/4`
         if t.fill > t.bar:
             return None   # already overlong (a fallback or the prompt): nothing to save
         if lex == ad.BETWEEN:
             return self._between(t.fill, t.after_bar)
-        if lex == ad.NOTE:
-            return self._note()
         if lex == ad.BAR:
             return self._bar()
         if lex == ad.ACC:
             return self.LETTER | self.ACC
+        if lex == ad.TUPLET:
+            return self.NOTE      # we steer `(3` straight to its notes
+        if lex == ad.ENDING:
+            return self._between(t.fill, False)
+        if lex == ad.LBRACK:
+            # a chord if a note still fits, or an ending number
+            return (self.NOTE if t.fill < t.bar else 0) | self.ENDINGS
         if lex == ad.PAREN:
             # `(3` starts a tuplet only if a note can still come
-            return self._between(t.fill, False) | (self.DIGITS19 if t.fill < t.bar else 0)
+            return self._between(t.fill, False) | (self.DIGITS29 if t.fill < t.bar else 0)
         return None
 
     def _repeat_ok(self, fill: int) -> bool:
@@ -107,12 +117,13 @@ class MeterConstraint:
         t = self.tracker
         bar = t.bar
         bits = self.OTHER
-        if fill < bar:
+        if bar - fill >= ad.TICKS // MAX_DEN:   # room for at least the shortest note
             bits |= self.NOTE | self.PRE | self.LBRACK
         if after_bar:
-            bits |= self.DIGITS19 | self.LBRACK   # endings: `|1`, `[2`
+            bits |= self.ENDINGS | self.LBRACK    # endings: `|1`, `[2`
         repeat = self._repeat_ok(fill)
-        if fill == bar or fill == 0 or repeat or (t.first_bar and fill > 0):
+        if fill == bar or fill == 0 or repeat or (t.first_bar and fill > 0) \
+                or fill + t.tune_pickup == bar:      # the last `|` of `|]`
             bits |= self.PIPE
         if repeat:
             bits |= self.COLON
@@ -158,7 +169,7 @@ class MeterConstraint:
             bits |= self.SLASH
         if stage == 2 and t.den == 2:
             # the denominator after one slash: `A/4`
-            for d in range(1, MAX_DEN + 1):
+            for d in (2, 4, 8):   # abc2midi wants powers of two
                 if (base * num) % d == 0 and base * num // d <= room:
                     bits |= self.DIGIT[d]
         if fill <= bar:
@@ -168,5 +179,5 @@ class MeterConstraint:
             if fill + dur // 2 < bar:
                 bits |= self.GT
             if dur > 0:
-                bits |= self.LT
+                bits |= self.LT | self.TIE
         return bits

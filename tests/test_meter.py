@@ -1,0 +1,197 @@
+"""The duration tracker and the meter constraint, checked against abc2midi."""
+
+import bisect
+import random
+import re
+import shutil
+import subprocess
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from musictui.abc_durations import TICKS, bar_lengths, wrong_bars
+from musictui.meter import MeterConstraint
+
+CORPUS = Path(__file__).resolve().parents[1] / ".venv/lib/python3.11/site-packages/mitdeeplearning/data/irish.abc"
+needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi not installed")
+needs_corpus = pytest.mark.skipif(not CORPUS.exists(), reason="corpus not installed")
+
+
+def tune(body: str, meter: str = "4/4") -> str:
+    return f"X:1\nT:t\nM:{meter}\nL:1/8\nK:D\n{body}\n"
+
+
+def units(body: str, meter: str = "4/4") -> list:
+    """The music before each bar line, in eighths (the unit length)."""
+    return [Fraction(e.seg, TICKS) for e in bar_lengths(tune(body, meter))]
+
+
+# ------------------------------------------------------------ hand-written bars
+@pytest.mark.parametrize("body, expected", [
+    ("ABcd efga|", [8]),                          # plain notes
+    ("^A_B=c^^d __e f'g,a|", [8]),               # accidentals and octave marks
+    ("A2 B3 c/ d// e3/2 f/2 g/4 a4 z|", [2 + 3 + Fraction(1, 2) + Fraction(1, 4) + Fraction(3, 2)
+                                          + Fraction(1, 2) + Fraction(1, 4) + 4 + 1]),
+    ("A12 B|", [13]),                             # a two-digit length
+    ("A>B c<d A>>B|", [6]),                       # broken rhythm
+    ("(3ABc d2 (3:2:3efg a2|", [2 + 2 + 2 + 2]),  # tuplets
+    ("[CEG]2 [CE]/[CE]/ [C2E] z3|", [2 + 1 + 2 + 3]),  # chords last as their first note
+    ("{g}A{ag}B !trill!c ~d .e Hf \"Am\"g \"^text\"a|", [8]),  # grace, decorations, quotes
+    ("(AB) c2- c2 d2|", [8]),                     # slurs and ties take no time
+    ("AB|[K:G]cd efga|[M:3/4]abc def|", [2, 6, 6]),  # inline fields
+    ("A8|B8:|C8||D8|]", [8, 8, 8, 8]),            # bar line kinds
+    ("AB|c8|[1 d6:|[2 d4 e2|]", [2, 8, 0, 6, 0, 6]),  # endings
+    ("AB|c8|!\nd8|", [2, 8, 8]),                  # the corpus's line break `!`
+])
+def test_tracker_measures_hand_written_bars(body, expected):
+    assert units(body) == [Fraction(x) for x in expected]
+
+
+def test_default_unit_length_follows_the_meter():
+    # no L: field: 1/16 below 3/4, else 1/8 -> a 2/4 bar is 8 sixteenths
+    events = bar_lengths("X:1\nM:2/4\nK:D\nABcdefga|\n")
+    assert events[0].seg == events[0].bar == 8 * TICKS
+    assert bar_lengths("X:1\nM:C|\nL:1/8\nK:D\nA8|\n")[0].bar == 8 * TICKS
+    assert bar_lengths("X:1\nM:none\nL:1/8\nK:D\nA8|\n")[0].bar is None
+
+
+def test_pickup_completes_the_section_end():
+    ok = tune("AB|c8|d6:|")            # pickup 2 + last bar 6
+    assert wrong_bars(ok) == []
+    bad = tune("AB|c8|d4:|")
+    assert [b.col for b in wrong_bars(bad)] == [2]   # the pickup, replayed short
+
+
+# ------------------------------------------------------ the real corpus vs abc2midi
+def corpus_tunes() -> list[tuple[int, str]]:
+    """(first line number, text) of every tune in the corpus file."""
+    lines = CORPUS.read_text().split("\n")
+    starts = [i for i, l in enumerate(lines) if l.startswith("X:")]
+    ends = starts[1:] + [len(lines)]
+    return [(s, "\n".join(lines[s:e]).rstrip("\n")) for s, e in zip(starts, ends)]
+
+
+@pytest.fixture(scope="session")
+def abc2midi_warnings() -> dict[int, set]:
+    """abc2midi's bar-length warnings on the whole corpus, run once, by tune."""
+    out = subprocess.run(["abc2midi", str(CORPUS), "-c"], capture_output=True,
+                         text=True, timeout=60).stdout
+    starts = [s for s, _ in corpus_tunes()]
+    found: dict[int, set] = {}
+    for m in re.finditer(r"line-char (\d+)-(\d+) : Track \d+ Bar \d+ has", out):
+        line = int(m[1]) - 1
+        index = bisect.bisect_right(starts, line) - 1
+        found.setdefault(index, set()).add((line, int(m[2])))
+    return found
+
+
+# Tunes (0-based position in the file) where abc2midi's repeat recovery differs:
+# each has a `[1` ending whose section was never opened (abc2midi: "found [1 or
+# like before |:") and abc2midi then resets the bar after `[2 ...|]`.
+KNOWN_DISAGREEMENTS = {40, 89, 208}
+
+
+@needs_abc2midi
+@needs_corpus
+def test_every_corpus_bar_agrees_with_abc2midi(abc2midi_warnings):
+    disagree, bars = set(), 0
+    for index, (start, text) in enumerate(corpus_tunes()):
+        verdicts = wrong_bars(text)
+        assert verdicts is not None, f"tune {index} could not be measured"
+        bars += len(bar_lengths(text))
+        mine = {(start + v.line, v.col) for v in verdicts}
+        if mine != abc2midi_warnings.get(index, set()):
+            disagree.add(index)
+    assert bars > 10000
+    assert disagree == KNOWN_DISAGREEMENTS
+
+
+@needs_corpus
+def test_constraint_allows_every_character_of_clean_corpus_tunes():
+    text = CORPUS.read_text()
+    vocab = sorted(set(text))
+    index = {c: i for i, c in enumerate(vocab)}
+    c = MeterConstraint(vocab)
+    refused = 0
+    for _, t in corpus_tunes():
+        if wrong_bars(t):
+            continue
+        c.reset()
+        for ch in t + "\n\n":
+            mask = c.allowed_mask()
+            if mask is not None and not mask[index[ch]]:
+                refused += 1
+                break
+            c.feed(ch)
+    # 4 of 766 clean tunes end a part on a short bar after `|]`/`[2` that our
+    # rule does not foresee (abc2midi never checks a tune's last bar)
+    assert refused <= 4
+
+
+# ------------------------------------------------------------ property tests
+NOTE_TOKENS = [("A", 1), ("B2", 2), ("c3", 3), ("d/", Fraction(1, 2)), ("e//", Fraction(1, 4)),
+               ("f3/2", Fraction(3, 2)), ("^g'", 1), ("_B,4", 4), ("z2", 2), ("[ce]2", 2),
+               ("(3ABc", 2), ("A>B", 2), ("c<d", 2), ("{g}a", 1), ("\"G\"b", 1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(NOTE_TOKENS), min_size=1, max_size=8), min_size=1, max_size=6),
+       st.sampled_from(["", " "]))
+def test_random_bars_are_measured_exactly(bars, sep):
+    body = "|".join(sep.join(tok for tok, _ in bar) for bar in bars) + "|"
+    assert units(body) == [sum(Fraction(d) for _, d in bar) for bar in bars]
+
+
+WALK_CHARS = list("ABCDEFGabcdefgz^=',/234|:]><(3 -")
+WALK_HEADERS = ["M:6/8", "M:C", "M:3/4", "M:2/4", "M:9/8", "M:C|"]
+
+
+def constrained_walk(seed: int, steps: int = 300) -> str:
+    """Uniform choices among the allowed characters after a header."""
+    rng = random.Random(seed)
+    c = MeterConstraint(WALK_CHARS + ["\n", "X", "M", "L", "K", "T", "1", "8", "D"])
+    text = f"X:{seed}\nT:walk\n{rng.choice(WALK_HEADERS)}\nL:1/8\nK:D\n"
+    for ch in text:
+        c.feed(ch)
+    for _ in range(steps):
+        mask = c.allowed_mask()
+        choices = [ch for i, ch in enumerate(WALK_CHARS) if mask is None or mask[i]]
+        ch = rng.choice(choices)
+        text += ch
+        c.feed(ch)
+    return text + "\n"
+
+
+@pytest.mark.xfail(reason="known gap: a few walks still end a repeat on a bar that "
+                          "abc2midi's replay rejects (issue 8, in progress)", strict=False)
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10**6))
+def test_constrained_walk_never_writes_a_wrong_bar(seed):
+    assert wrong_bars(constrained_walk(seed)) == []
+
+
+@pytest.mark.xfail(reason="known gap: abc2midi scales `>` only between equal notes and "
+                          "replays repeats differently in a few walks (issue 8, in progress)",
+                   strict=False)
+@needs_abc2midi
+def test_abc2midi_accepts_constrained_walks(tmp_path):
+    walks = [constrained_walk(seed) for seed in range(8)]
+    (tmp_path / "walks.abc").write_text("\n".join(walks))
+    out = subprocess.run(["abc2midi", "walks.abc", "-c"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60).stdout
+    assert "time units while the time signature" not in out, out
+
+
+def test_mask_cost_per_character():
+    """feed + allowed_mask must stay well under 0.1 ms per character."""
+    text = "".join(constrained_walk(s, 400) for s in range(5)) * 4
+    c = MeterConstraint(WALK_CHARS + ["\n", "X", "M", "L", "K", "T", "1", "8", "D"])
+    t0 = time.perf_counter()
+    for ch in text:
+        c.allowed_mask()
+        c.feed(ch)
+    per_char = (time.perf_counter() - t0) / len(text)
+    assert per_char < 50e-6, f"{per_char * 1e6:.1f} us/char"
