@@ -1,0 +1,73 @@
+"""`musictui generate`: sample tunes from a checkpoint, writing each character as it is sampled."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from musictui.commands.common import add_device_argument, find_checkpoint, positive_int
+
+
+def _float_arg(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
+                        help="a checkpoint, or a folder (its newest is used); default: the newest in "
+                             "./checkpoints, else the model that ships with musictui")
+    parser.add_argument("--prompt", help="free ABC to start from (default: 'X:1' and a new line)")
+    parser.add_argument("--title", help="T: field of the header prompt")
+    parser.add_argument("--meter", help="M: field, e.g. 6/8")
+    parser.add_argument("--key", help="K: field, e.g. 'D Major' or G")
+    parser.add_argument("--unit", help="L: field, e.g. 1/8")
+    parser.add_argument("--length", type=positive_int, default=2000, metavar="N",
+                        help="characters to sample at most (default 2000)")
+    parser.add_argument("--tunes", type=positive_int, default=1, metavar="N",
+                        help="stop after N complete tunes (default 1)")
+    parser.add_argument("--temperature", type=_float_arg, default=1.0, metavar="T")
+    parser.add_argument("--top-k", type=int, metavar="K")
+    parser.add_argument("--top-p", type=_float_arg, metavar="P")
+    parser.add_argument("--seed", type=int, metavar="S", help="same checkpoint, settings and seed: same tune")
+    parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=False,
+                        help="only allow characters that keep every bar the length its meter asks")
+    parser.add_argument("--out", type=Path, metavar="FILE.abc", help="save the complete tunes here")
+    add_device_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from musictui.errors import UserError
+    from musictui.sample import SampleSettings, Sampler, build_prompt, extract_tunes
+
+    settings = SampleSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                              max_length=args.length, tunes=args.tunes, meter_aware=args.meter_aware)
+    settings.check()  # before loading anything: a bad option should not wait for torch
+    prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt)
+    path = find_checkpoint(args.checkpoint)
+    sampler = Sampler.from_checkpoint(path)
+    print(f"% musictui generate: {path}", file=sys.stderr)
+
+    out = sys.stdout
+    out.write(prompt)
+    out.flush()
+    text = [prompt]
+    for ch in sampler.stream(prompt, settings):
+        out.write(ch)
+        out.flush()  # a reader of the pipe sees each character as it is sampled
+        text.append(ch)
+    if not "".join(text).endswith("\n"):
+        out.write("\n")
+    tunes, unfinished = extract_tunes("".join(text))
+    if unfinished is not None:
+        print(f"% the last tune was cut off at --length {args.length}: not counted as a tune", file=sys.stderr)
+    print(f"% {len(tunes)} complete tune(s)", file=sys.stderr)
+    if args.out:
+        if not tunes:
+            raise UserError(f"no complete tune to save in {args.out} (raise --length?)")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n\n".join(tunes) + "\n", encoding="utf-8")
+        print(f"% saved {len(tunes)} tune(s) to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,260 @@
+"""Streaming generation: one character at a time, carrying the LSTM's (h, c) state forward.
+
+The prompt, of any length, primes the state in one call of the `nn.LSTM` module. After that each
+character costs one *step*: the work that one character needs and nothing more. Because the
+input is a single character, the embedding and the input half of the LSTM's gates collapse into
+one lookup table (vocab × 4·hidden), computed once; what is left per character is one
+matrix-vector product with the recurrent weights and one with the output layer.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from musictui.data import Vocabulary, split_tunes
+from musictui.errors import UserError
+from musictui.model import CharLSTM
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = "X:1\n"
+
+
+@dataclass
+class SampleSettings:
+    temperature: float = 1.0        # < 1 plays safe, > 1 takes risks; must be > 0
+    top_k: int | None = None        # sample only among the k likeliest characters
+    top_p: float | None = None      # ... or among the fewest whose probabilities add up to p (0 < p <= 1)
+    seed: int | None = None         # the same checkpoint, settings and seed give the same characters
+    max_length: int = 2000          # characters to sample at most (the prompt not counted)
+    tunes: int | None = 1           # stop once this many tunes are complete (None: only max_length)
+    meter_aware: bool = False       # mask characters that would make a bar the wrong length
+
+    def check(self) -> None:
+        if not self.temperature > 0:
+            raise UserError(f"temperature must be greater than 0 (got {self.temperature})")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise UserError(f"top-p must be in (0, 1] (got {self.top_p})")
+        if self.top_k is not None and self.top_k < 1:
+            raise UserError(f"top-k must be at least 1 (got {self.top_k})")
+        if self.max_length < 1:
+            raise UserError(f"the length must be at least 1 (got {self.max_length})")
+        if self.tunes is not None and self.tunes < 1:
+            raise UserError(f"--tunes must be at least 1 (got {self.tunes})")
+
+
+def build_prompt(title: str | None = None, meter: str | None = None, key: str | None = None,
+                 unit: str | None = None, prefix: str | None = None) -> str:
+    """A tune header from the fields given, in the corpus's order (X, T, M, L, K), as folkrnn.org
+    offers; or a free ABC `prefix`. With `key` the header is complete and the model starts the
+    tune's body; without it, the model writes the remaining fields itself."""
+    if prefix and any((title, meter, key, unit)):
+        raise UserError("give either a free prompt or header fields (title, meter, key), not both")
+    if prefix:
+        return prefix
+    header = "X:1\n"
+    for field, value in (("T", title), ("M", meter), ("L", unit), ("K", key)):
+        if value:
+            if "\n" in value:
+                raise UserError(f"the {field}: field must be one line")
+            header += f"{field}:{value.strip()}\n"
+    return header
+
+
+class TuneCounter:
+    """Counts tunes completed in a stream of characters without re-reading the text: a tune is
+    complete at the blank line that follows a segment holding an `X:` line."""
+
+    def __init__(self):
+        self.complete = 0
+        self._line_start = True
+        self._prev_newline = False
+        self._segment_has_x = False
+        self._x_pending = 0  # 1 after "X" at a line start, waiting for ":"
+
+    def feed(self, ch: str) -> None:
+        if self._x_pending and ch == ":":
+            if self._segment_has_x:
+                self.complete += 1  # an X: line with no blank line before it still starts a new tune
+            self._segment_has_x = True
+        self._x_pending = int(self._line_start and ch == "X")
+        if ch == "\n":
+            if self._prev_newline and self._segment_has_x:
+                self.complete += 1
+                self._segment_has_x = False
+            self._prev_newline = True
+            self._line_start = True
+        else:
+            self._prev_newline = False
+            self._line_start = False
+
+
+def extract_tunes(text: str) -> tuple[list[str], str | None]:
+    """The complete tunes in generated text, and the unfinished last one (None if there is none).
+
+    A tune is complete when a blank line ends it; text that stops mid-tune is not a tune."""
+    tunes = split_tunes(text)
+    normalized = text.replace("\r\n", "\n")
+    if tunes and not normalized.rstrip(" ").endswith("\n\n"):
+        # The last tune ran into the end of the text, not into a blank line.
+        return tunes[:-1], tunes[-1]
+    return tunes, None
+
+
+class Sampler:
+    """Samples characters from a trained CharLSTM. Holds its own copy of what it needs."""
+
+    def __init__(self, model: CharLSTM, vocab: Vocabulary):
+        model = model.eval()
+        self.model = model
+        self.vocab = vocab
+        lstm, H = model.lstm, model.hidden_size
+        with torch.no_grad():
+            bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
+            # Input gates for every possible character: embedding -> W_ih, precomputed once.
+            self.input_gates = (model.embedding.weight @ lstm.weight_ih_l0.T + bias).contiguous()  # (V, 4H)
+            self.w_hh_t = lstm.weight_hh_l0.T.contiguous()  # (H, 4H): h @ W_hh^T as a row-major product
+            self.w_out_t = model.fc.weight.T.contiguous()   # (H, V)
+            self.b_out = model.fc.bias.detach().clone()
+        self.hidden_size = H
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str) -> "Sampler":
+        from musictui.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(path)
+        return cls(ckpt.build_model("cpu"), ckpt.vocab)
+
+    # -- the two ways of advancing the state -------------------------------------------------
+
+    @torch.no_grad()
+    def prime(self, prompt_ids: torch.Tensor):
+        """Run the whole prompt (batch, length) through the LSTM module in one call: (logits, h, c)."""
+        logits, (h, c) = self.model(prompt_ids)
+        return logits[:, -1, :], h[0], c[0]
+
+    @torch.no_grad()
+    def step(self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+        """One character per row of the batch: (logits, h, c) after reading `ids` (batch,)."""
+        gates = torch.addmm(self.input_gates[ids], h, self.w_hh_t)
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return torch.addmm(self.b_out, h, self.w_out_t), h, c
+
+    # -- choosing a character ----------------------------------------------------------------
+
+    @staticmethod
+    def choose(logits: torch.Tensor, settings: SampleSettings, generator: torch.Generator) -> torch.Tensor:
+        """One index per row of `logits` (batch, vocab), under temperature, top-k and top-p."""
+        logits = logits / settings.temperature  # flatter (>1) or sharper (<1) distribution
+        if settings.top_k is not None and settings.top_k < logits.size(-1):
+            kth = torch.topk(logits, settings.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
+        if settings.top_p is not None and settings.top_p < 1:
+            sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+            # Keep each character whose predecessors in the ranking add up to less than p:
+            # the smallest set that reaches p, and always the likeliest one.
+            drop = (sorted_probs.cumsum(-1) - sorted_probs) >= settings.top_p
+            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+    # -- generation --------------------------------------------------------------------------
+
+    def _start(self, prompt: str, settings: SampleSettings, batch: int = 1):
+        settings.check()
+        if not prompt:
+            raise UserError("the prompt is empty: give at least one character (e.g. 'X')")
+        ids = torch.from_numpy(self.vocab.encode(prompt)).unsqueeze(0).expand(batch, -1)
+        generator = torch.Generator()
+        generator.manual_seed(settings.seed if settings.seed is not None else torch.seed())
+        logits, h, c = self.prime(ids)
+        return logits, h.contiguous(), c.contiguous(), generator
+
+    def stream(self, prompt: str = DEFAULT_PROMPT, settings: SampleSettings | None = None) -> Iterator[str]:
+        """Yield characters one at a time as they are sampled (the prompt itself is not yielded).
+
+        Stops after `settings.tunes` complete tunes (counting the prompt's) or `max_length` characters.
+        """
+        settings = settings or SampleSettings()
+        logits, h, c, generator = self._start(prompt, settings)
+        constraint = self._constraint(prompt) if settings.meter_aware else None
+        counter = TuneCounter()
+        for ch in prompt:
+            counter.feed(ch)
+        idx2char = self.vocab.chars
+        for _ in range(settings.max_length):
+            if constraint is not None:
+                logits = _apply_mask(logits, constraint)
+            idx = self.choose(logits, settings, generator)
+            ch = idx2char[int(idx[0])]
+            yield ch
+            counter.feed(ch)
+            if constraint is not None:
+                constraint.feed(ch)
+            if settings.tunes is not None and counter.complete >= settings.tunes:
+                return
+            logits, h, c = self.step(idx, h, c)
+
+    def generate(self, prompt: str = DEFAULT_PROMPT, settings: SampleSettings | None = None) -> str:
+        """The prompt and everything `stream` yields, as one string."""
+        return prompt + "".join(self.stream(prompt, settings))
+
+    def generate_batch(self, n: int, prompt: str = DEFAULT_PROMPT, settings: SampleSettings | None = None) -> list[str]:
+        """`n` independent texts sampled side by side (one matrix product per step for all of them):
+        for evaluation, where throughput matters more than seeing each character arrive.
+        Each text stops at its own `tunes`/`max_length` limit; the prompt is included."""
+        settings = settings or SampleSettings()
+        logits, h, c, generator = self._start(prompt, settings, batch=n)
+        counters = [TuneCounter() for _ in range(n)]
+        constraints = [self._constraint(prompt) for _ in range(n)] if settings.meter_aware else None
+        for counter in counters:
+            for ch in prompt:
+                counter.feed(ch)
+        out: list[list[str]] = [[] for _ in range(n)]
+        active = torch.ones(n, dtype=torch.bool)
+        idx2char = self.vocab.chars
+        for _ in range(settings.max_length):
+            if constraints is not None:
+                logits = torch.stack([_apply_mask(logits[i : i + 1], constraints[i])[0] for i in range(n)])
+            idx = self.choose(logits, settings, generator)
+            for row, value in enumerate(idx.tolist()):
+                if not active[row]:
+                    continue
+                ch = idx2char[value]
+                out[row].append(ch)
+                counters[row].feed(ch)
+                if constraints is not None:
+                    constraints[row].feed(ch)
+                if settings.tunes is not None and counters[row].complete >= settings.tunes:
+                    active[row] = False
+            if not active.any():
+                break
+            logits, h, c = self.step(idx, h, c)
+        return [prompt + "".join(chars) for chars in out]
+
+    def _constraint(self, prompt: str):
+        from musictui.meter import MeterConstraint  # only when asked for
+
+        constraint = MeterConstraint(self.vocab.chars)
+        constraint.reset()
+        for ch in prompt:
+            constraint.feed(ch)
+        return constraint
+
+
+def _apply_mask(logits: torch.Tensor, constraint) -> torch.Tensor:
+    mask = constraint.allowed_mask()
+    if mask is None:
+        return logits
+    if not bool(mask.any()):
+        # Nothing the meter allows: better an imperfect bar than no tune at all.
+        log.debug("meter constraint allows no character here; sampling unconstrained")
+        return logits
+    return logits.masked_fill(~mask, float("-inf"))

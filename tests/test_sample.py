@@ -1,0 +1,186 @@
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from musictui.checkpoint import load_checkpoint
+from musictui.data import split_tunes
+from musictui.errors import UserError
+from musictui.sample import SampleSettings, Sampler, TuneCounter, build_prompt, extract_tunes
+
+
+@pytest.fixture(scope="module")
+def sampler(tiny_checkpoint):
+    return Sampler.from_checkpoint(tiny_checkpoint)
+
+
+def test_same_seed_same_characters_other_seed_others(sampler):
+    settings = SampleSettings(seed=7, max_length=300, tunes=None)
+    a = sampler.generate("X:1\n", settings)
+    assert a == sampler.generate("X:1\n", settings)
+    assert a != sampler.generate("X:1\n", SampleSettings(seed=8, max_length=300, tunes=None))
+    assert len(a) == len("X:1\n") + 300
+
+
+def test_fast_step_agrees_with_the_lstm_module_over_a_long_prompt(corpus):
+    """The fast path against the plain nn.LSTM computation, at the lab's size: fp32, within 1e-4."""
+    from musictui.model import PRESETS, CharLSTM
+
+    torch.manual_seed(0)
+    model = CharLSTM.from_config(len(corpus.vocab), PRESETS["lab"]).eval()
+    sampler = Sampler(model, corpus.vocab)
+    ids = torch.from_numpy(corpus.vocab.encode(corpus.tunes[0] * 2)[:400]).unsqueeze(0)
+    with torch.no_grad():
+        reference = torch.softmax(model(ids)[0][0], -1)
+        logits, h, c = sampler.prime(ids[:, :1])
+        fast = [torch.softmax(logits[0], -1)]
+        for t in range(1, ids.size(1)):
+            logits, h, c = sampler.step(ids[:, t], h, c)
+            fast.append(torch.softmax(logits[0], -1))
+    assert (torch.stack(fast) - reference).abs().max() < 1e-4
+
+
+def test_prompt_of_any_length_primes_the_state(sampler, corpus):
+    prompt = corpus.tunes[3][:250]
+    text = sampler.generate(prompt, SampleSettings(seed=1, max_length=50, tunes=None))
+    assert text.startswith(prompt) and len(text) == len(prompt) + 50 and len(prompt) > 200
+    # priming in one call = feeding the prompt one step at a time
+    ids = torch.from_numpy(corpus.vocab.encode(prompt)).unsqueeze(0)
+    logits_once, _, _ = sampler.prime(ids)
+    logits, h, c = sampler.prime(ids[:, :1])
+    for t in range(1, ids.size(1)):
+        logits, h, c = sampler.step(ids[:, t], h, c)
+    assert torch.allclose(logits, logits_once, atol=1e-5)
+
+
+def test_low_temperature_converges_on_the_likeliest_character(sampler):
+    ids = torch.from_numpy(sampler.vocab.encode("X:1\nT:")).unsqueeze(0)
+    logits, _, _ = sampler.prime(ids)
+    likeliest = sampler.vocab.chars[int(logits.argmax())]
+    firsts = {next(sampler.stream("X:1\nT:", SampleSettings(temperature=0.01, seed=s))) for s in range(20)}
+    assert firsts == {likeliest}
+
+
+def test_top_k_and_top_p_restrict_the_support(sampler):
+    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]])
+    gen = torch.Generator().manual_seed(0)
+    top2 = {int(Sampler.choose(logits, SampleSettings(top_k=2), gen)) for _ in range(300)}
+    assert top2 == {0, 1}
+    probs = torch.softmax(logits, -1)[0]  # 0.64, 0.24, 0.09, ...
+    top_p = {int(Sampler.choose(logits, SampleSettings(top_p=0.7), gen)) for _ in range(300)}
+    assert top_p == {0, 1} and probs[0] < 0.7 < probs[0] + probs[1]
+    assert {int(Sampler.choose(logits, SampleSettings(top_p=0.5), gen)) for _ in range(100)} == {0}
+    wide = {int(Sampler.choose(logits, SampleSettings(top_p=1.0), gen)) for _ in range(600)}
+    assert len(wide) >= 4
+
+
+def test_streaming_yields_before_generation_ends(sampler):
+    stream = sampler.stream("X:1\n", SampleSettings(seed=0, max_length=1000, tunes=None))
+    first = next(stream)
+    assert isinstance(first, str) and len(first) == 1
+    rest = list(stream)
+    assert len(rest) == 999
+
+
+def test_stops_after_n_complete_tunes(sampler):
+    text = sampler.generate("X:1\n", SampleSettings(seed=3, max_length=20_000, tunes=2, temperature=0.8))
+    tunes, unfinished = extract_tunes(text)
+    assert len(tunes) == 2 and unfinished is None
+    assert text.endswith("\n\n")
+
+
+def test_tune_counter_matches_split_tunes():
+    text = "junk\n\nX:1\nK:C\nCDE|\n\n\nX:2\nK:D\nDEF|\nX:3\nK:G\nG|\n\nX:4\nK:A"
+    counter = TuneCounter()
+    for ch in text:
+        counter.feed(ch)
+    assert counter.complete == 3
+    tunes, unfinished = extract_tunes(text)
+    assert [t.split("\n")[0] for t in tunes] == ["X:1", "X:2", "X:3"] and unfinished.startswith("X:4")
+    assert len(split_tunes(text)) == 4
+
+
+def test_build_prompt_from_header_fields():
+    assert build_prompt(title="Morning", meter="6/8", key="D") == "X:1\nT:Morning\nM:6/8\nK:D\n"
+    assert build_prompt(meter="3/4", unit="1/8") == "X:1\nM:3/4\nL:1/8\n"
+    assert build_prompt(prefix="X:5\nT:x") == "X:5\nT:x"
+    assert build_prompt() == "X:1\n"
+    with pytest.raises(UserError):
+        build_prompt(title="a", prefix="X")
+
+
+@pytest.mark.parametrize("settings, message", [
+    (SampleSettings(temperature=0), "temperature must be greater than 0"),
+    (SampleSettings(temperature=-1), "temperature must be greater than 0"),
+    (SampleSettings(top_p=0), r"top-p must be in \(0, 1\]"),
+    (SampleSettings(top_p=1.5), r"top-p must be in \(0, 1\]"),
+])
+def test_bad_settings(sampler, settings, message):
+    with pytest.raises(UserError, match=message):
+        next(sampler.stream("X", settings))
+
+
+def test_unknown_prompt_characters_are_listed(sampler):
+    with pytest.raises(UserError, match=r"not in the model's vocabulary: '€'.*it knows"):
+        next(sampler.stream("X:1\nT:€", SampleSettings()))
+
+
+def test_batched_generation(sampler):
+    texts = sampler.generate_batch(6, "X:1\n", SampleSettings(seed=2, max_length=400, tunes=1))
+    assert len(texts) == 6 and len(set(texts)) == 6
+    assert all(t.startswith("X:1\n") for t in texts)
+
+
+# -- the command ---------------------------------------------------------------------------
+
+def musictui(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "musictui", *args], capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_generate_command_streams_and_saves(tiny_checkpoint, tmp_path):
+    out_file = tmp_path / "tunes.abc"
+    out = musictui("generate", "--checkpoint", str(tiny_checkpoint.parent), "--seed", "4", "--tunes", "2",
+                   "--length", "5000", "--title", "Test", "--meter", "6/8", "--out", str(out_file))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("X:1\nT:Test\nM:6/8\n")
+    saved = split_tunes(out_file.read_text())
+    assert len(saved) == 2 and saved[0].startswith("X:1\nT:Test\nM:6/8")
+    again = musictui("generate", "--checkpoint", str(tiny_checkpoint), "--seed", "4", "--tunes", "2",
+                     "--length", "5000", "--title", "Test", "--meter", "6/8")
+    assert again.stdout == out.stdout
+
+
+def test_generate_command_output_arrives_while_sampling(tiny_checkpoint):
+    proc = subprocess.Popen([sys.executable, "-m", "musictui", "generate", "--checkpoint", str(tiny_checkpoint),
+                             "--length", "200000", "--tunes", "100000", "--seed", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        first = proc.stdout.read(10)
+        assert len(first) == 10
+        assert proc.poll() is None  # still sampling: the first characters came long before the last
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--temperature", "0"], "temperature must be greater than 0"),
+    (["--top-p", "1.5"], "top-p must be in (0, 1]"),
+    (["--prompt", "X€"], "not in the model's vocabulary"),
+    (["--checkpoint", "/nonexistent/x.safetensors"], "checkpoint not found"),
+])
+def test_generate_bad_input_is_one_line(tiny_checkpoint, args, message):
+    if "--checkpoint" not in args:
+        args = [*args, "--checkpoint", str(tiny_checkpoint)]
+    out = musictui("generate", *args)
+    assert out.returncode == 1
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_generate_with_a_corrupt_checkpoint(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 100)
+    out = musictui("generate", "--checkpoint", str(bad))
+    assert out.returncode == 1 and "not a readable checkpoint" in out.stderr and "Traceback" not in out.stderr
