@@ -1,0 +1,165 @@
+"""MusicApp: the two screens, the keys that move between them, quitting safely, errors as messages.
+
+`make_app(...)` is the factory the command and the tests use. Nothing here imports torch: the
+first frame is drawn while the train screen's worker loads torch, the corpus and the checkpoint.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker
+
+from musictui.app.screens.generate import GenerateScreen
+from musictui.app.screens.help import HelpScreen
+from musictui.app.screens.train import TrainScreen
+from musictui.errors import UserError
+
+
+@dataclass
+class AppSettings:
+    checkpoint_dir: Path = Path("checkpoints")  # the user's run: resumed from, saved to
+    corpus: Path | None = None                  # None: irish.abc from mitdeeplearning
+    preset: str = "small"                       # for a new run (a resumed run keeps its own)
+    device: str = "auto"
+    generate_checkpoint: Path | None = None     # a file to generate from, offered first
+    tunes_dir: Path = Path("tunes")             # where `w` saves a tune's ABC, MIDI and WAV
+    overrides: dict = field(default_factory=dict)  # Config fields for a new run (steps, eval_every…)
+    autostart: bool = False                     # start training as soon as the run is loaded
+
+
+class MusicApp(App):
+    TITLE = "musictui"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("t", "show('train')", "Train"),
+        Binding("g", "show('generate')", "Generate"),
+        Binding("space", "toggle_training", "Start/pause"),
+        Binding("n", "new_tune", "New tune"),
+        Binding("r", "replay", "Replay"),
+        Binding("s", "stop_sound", "Stop sound"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, settings: AppSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.train_screen = TrainScreen(settings)
+        self.generate_screen = GenerateScreen(settings)
+        self._player = None
+        self._playback = None
+        self._player_lock = threading.Lock()
+        self.saved_on_quit: Path | None = None
+
+    def on_mount(self) -> None:
+        from musictui.playback import silence_alsa
+
+        silence_alsa()  # before anything opens ALSA: its complaints would tear the screen
+        self.install_screen(self.train_screen, "train")
+        self.install_screen(self.generate_screen, "generate")
+        self.push_screen("train")
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _leave_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+
+    async def action_show(self, name: str) -> None:
+        self._leave_help()
+        if self.screen.name != name:
+            await self.switch_screen(name)
+
+    def action_toggle_training(self) -> None:
+        self.train_screen.toggle_training()
+
+    async def action_new_tune(self) -> None:
+        await self.action_show("generate")
+        self.generate_screen.new_tune()
+
+    def action_replay(self) -> None:
+        self.generate_screen.replay()
+
+    def action_stop_sound(self) -> None:
+        if self.stop_sound():
+            self.notify("Stopped.")
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """q and ctrl+q: stop training after its current step, save it, then leave."""
+        self.stop_sound()
+        if self.train_screen.unsaved or self.train_screen.state in ("training", "pausing"):
+            self.notify("Saving a checkpoint before quitting…")
+        self.saved_on_quit = await self.train_screen.stop_and_save()
+        self.exit(message=f"musictui: saved {self.saved_on_quit}" if self.saved_on_quit else None)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Train screen", "Loss curves, progress, samples (t)", lambda: self.run_action("show('train')"))
+        yield SystemCommand("Generate screen", "Stream, render and play tunes (g)", lambda: self.run_action("show('generate')"))
+        yield SystemCommand("Start or pause training", "Space", self.action_toggle_training)
+        yield SystemCommand("Save a checkpoint now", "c on the train screen", self.train_screen.action_save_checkpoint)
+        yield SystemCommand("New tune", "Sample, render and play one (n)", self.action_new_tune)
+        yield SystemCommand("Replay the tune", "r", self.action_replay)
+        yield SystemCommand("Stop the sound", "s", self.action_stop_sound)
+        yield SystemCommand("Save the tune", "As ABC, MIDI and WAV (w)", self.generate_screen.action_save_tune)
+
+    # -- what the screens share --------------------------------------------------------------
+
+    def on_train_screen_ready(self, message: TrainScreen.Ready) -> None:
+        self.generate_screen.trainer = message.trainer  # for sampling from the live weights
+
+    def play(self, wav_path: Path):
+        """Play a WAV, stopping what played before; returns the Playback. Called from workers: the
+        Player is made on first use there, since importing simpleaudio takes a moment."""
+        with self._player_lock:
+            if self._player is None:
+                from musictui.playback import Player
+
+                self._player = Player()
+            self._playback = self._player.play(wav_path)  # NoAudioDevice says where the WAV is
+            return self._playback
+
+    def stop_sound(self) -> bool:
+        """Stop whatever plays; True if something was playing."""
+        playback, self._playback = self._playback, None
+        if playback is None:
+            return False
+        playing = playback.is_playing()
+        playback.stop()
+        return playing
+
+    def worker_failed(self, worker: Worker) -> None:
+        """Every worker failure becomes a notification: a user's problem in its own words, a bug by
+        its type. Worker.StateChanged does not bubble, so each screen passes its failures here."""
+        error = worker.error
+        if isinstance(error, UserError):
+            from musictui.playback import NoAudioDevice
+
+            severity = "warning" if isinstance(error, NoAudioDevice) else "error"
+            self.notify(str(error), title=worker.name.capitalize(), severity=severity, timeout=10)
+        else:
+            self.log.error(f"{worker.name} failed", error)
+            self.notify(f"{type(error).__name__}: {error}", title=f"Bug while {worker.name}",
+                        severity="error", timeout=15)
+
+
+def make_app(checkpoint_dir: Path | str = "checkpoints", corpus: Path | str | None = None, preset: str = "small",
+             generate_checkpoint: Path | str | None = None, device: str = "auto",
+             tunes_dir: Path | str = "tunes", overrides: dict | None = None, autostart: bool = False) -> MusicApp:
+    """The app, configured: the command line and the tests both build it here."""
+    return MusicApp(AppSettings(
+        checkpoint_dir=Path(checkpoint_dir), corpus=Path(corpus) if corpus else None, preset=preset,
+        device=device, generate_checkpoint=Path(generate_checkpoint) if generate_checkpoint else None,
+        tunes_dir=Path(tunes_dir), overrides=dict(overrides or {}), autostart=autostart))

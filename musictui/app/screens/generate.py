@@ -1,0 +1,246 @@
+"""The generate screen: a tune streams into a Log one batch of characters at a time, then plays.
+
+The sampling worker loops over `Sampler.stream()` and posts what it sampled every ~40 ms: `Log`
+appends to its last line and redraws only that, so the screen keeps up with a sampler writing
+thousands of characters a second. When the tune ends, a second worker renders it (abc2midi,
+timidity) and plays it; the report and any trouble come back as messages or notifications.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, Log, OptionList, Select, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from musictui.app.sources import SamplerCache, default_source, source_options
+from musictui.app.tunes import Tune
+
+WRITE_EVERY_S = 0.04  # characters are batched this long before one write to the Log
+
+
+class GenerateScreen(Screen):
+    """Checkpoint, temperature, seed and header on the left; the tune, its report and the list on the right."""
+
+    BINDINGS = [
+        Binding("w", "save_tune", "Save ABC/MIDI/WAV"),
+        Binding("escape", "leave_input", "Leave input", show=False),
+    ]
+
+    class Chars(Message):
+        def __init__(self, run: int, text: str) -> None:
+            super().__init__()
+            self.run, self.text = run, text
+
+    class Started(Message):
+        def __init__(self, run: int, source: str) -> None:
+            super().__init__()
+            self.run, self.source = run, source
+
+    class Finished(Message):
+        def __init__(self, run: int, text: str, chars: int, seconds: float) -> None:
+            super().__init__()
+            self.run, self.text, self.chars, self.seconds = run, text, chars, seconds
+
+    class Rendered(Message):
+        def __init__(self, tune: Tune, report_text: str, wav_path: Path | None, playing: str) -> None:
+            super().__init__()
+            self.tune, self.report_text, self.wav_path, self.playing = tune, report_text, wav_path, playing
+
+    def __init__(self, settings) -> None:
+        super().__init__(name="generate")
+        self.settings = settings
+        self.trainer = None  # set by the app once the train screen has loaded its run
+        self.samplers = SamplerCache(settings.checkpoint_dir)
+        self.source = default_source(settings.checkpoint_dir, settings.generate_checkpoint)
+        self.tunes: list[Tune] = []
+        self.current: Tune | None = None
+        self.last_rate: float | None = None  # characters per second of the last stream
+        self._run = 0  # numbers each generation; messages from an older one are dropped
+        self._source_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="generate-main"):
+            with Vertical(id="controls"):
+                yield Label("Checkpoint", classes="caption")
+                yield Select(source_options(self.settings.checkpoint_dir, self.settings.generate_checkpoint),
+                             value=self.source, allow_blank=False, compact=True, id="source")
+                for label, widget in (
+                    ("Temperature", Input("1.0", type="number", compact=True, id="temperature")),
+                    ("Seed", Input(placeholder="random", type="integer", compact=True, id="seed")),
+                    ("Title", Input(placeholder="the model's", compact=True, id="title")),
+                    ("Meter", Input(placeholder="e.g. 6/8", compact=True, id="meter")),
+                    ("Key", Input(placeholder="e.g. G", compact=True, id="key")),
+                ):
+                    with Horizontal(classes="field"):
+                        yield Label(label, classes="field-label")
+                        yield widget
+                yield Label("This session's tunes", classes="caption")
+                yield OptionList(id="tunes")
+            with Vertical(id="tune-pane"):
+                yield Label("Press n for a new tune.", id="gen-status", markup=False)
+                yield Log(id="abc", max_lines=400)
+                yield Static("", id="report", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "generate"
+        self.query_one("#abc", Log).focus()
+
+    def action_leave_input(self) -> None:
+        self.query_one("#abc", Log).focus()  # so single-letter keys are commands again
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            if event.worker.group == "generate":
+                self._status("No tune: see the message.")
+            self.app.worker_failed(event.worker)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#gen-status", Label).update(text)
+
+    @on(Select.Changed, "#source")
+    def _source_changed(self, event: Select.Changed) -> None:
+        self.source = str(event.value)
+
+    @on(Input.Submitted)
+    def _input_submitted(self) -> None:
+        self.query_one("#abc", Log).focus()
+
+    # -- a new tune --------------------------------------------------------------------------
+
+    def new_tune(self) -> None:
+        """n: sample a tune with the settings on the left, streaming it into the Log."""
+        from musictui.app.tunes import read_settings
+        from musictui.errors import UserError
+
+        values = {name: self.query_one(f"#{name}", Input).value for name in ("temperature", "seed", "title", "meter", "key")}
+        try:
+            settings, prompt = read_settings(**values)
+        except UserError as error:
+            self.notify(str(error), title="Settings", severity="error")
+            return
+        self.app.stop_sound()
+        self._run += 1
+        log = self.query_one("#abc", Log)
+        log.clear()
+        log.write(prompt)  # the stream starts after the prompt
+        self.query_one("#report", Static).update("")
+        self._status("Loading the model…")
+        self._stream(self._run, self.source, prompt, settings)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate", name="sampling a tune")
+    def _stream(self, run: int, source: str, prompt: str, settings) -> None:
+        worker = get_current_worker()
+        sampler, described = self.samplers.sampler_for(source, self.trainer)
+        self.post_message(self.Started(run, described))
+        pending: list[str] = []
+        out: list[str] = []
+        start = last_write = time.perf_counter()
+        for ch in sampler.stream(prompt, settings):
+            if worker.is_cancelled:
+                return
+            pending.append(ch)
+            now = time.perf_counter()
+            if now - last_write >= WRITE_EVERY_S:
+                out.extend(pending)
+                self.post_message(self.Chars(run, "".join(pending)))
+                pending, last_write = [], now
+        seconds = time.perf_counter() - start
+        out.extend(pending)
+        if pending:
+            self.post_message(self.Chars(run, "".join(pending)))
+        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds))
+
+    def on_generate_screen_started(self, message: Started) -> None:
+        if message.run == self._run:
+            self._source_text = message.source
+            self._status(f"Sampling from {message.source}…")
+
+    def on_generate_screen_chars(self, message: Chars) -> None:
+        if message.run == self._run:
+            self.query_one("#abc", Log).write(message.text)
+
+    def on_generate_screen_finished(self, message: Finished) -> None:
+        from musictui.app.tunes import first_tune
+
+        if message.run != self._run:
+            return
+        self.last_rate = message.chars / message.seconds if message.seconds > 0 else None
+        text, complete = first_tune(message.text)
+        tune = Tune(number=len(self.tunes) + 1, text=text, complete=complete, source=self._source_text)
+        self.tunes.append(tune)
+        self.query_one("#tunes", OptionList).add_option(tune.label)
+        self.current = tune
+        rate = f" ({self.last_rate:,.0f} chars/s)" if self.last_rate else ""
+        self._status(f"Tune {tune.number}: {message.chars} characters in {message.seconds:.2f} s{rate} "
+                     f"from {tune.source}. Rendering…")
+        self._render_and_play(tune)
+
+    # -- rendering, playing, replaying, saving ----------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="render", name="rendering the tune")
+    def _render_and_play(self, tune: Tune) -> None:
+        from musictui.app.tunes import describe_report
+        from musictui.audio import RenderError, render
+
+        if tune.wav_path is None or not tune.wav_path.exists():
+            try:
+                rendered = render(tune.text)
+            except RenderError as error:
+                tune.report_text = describe_report(error.report) if error.report else f"no sound: {error}"
+                self.post_message(self.Rendered(tune, tune.report_text, None, "not playable"))
+                raise  # and the app shows the error as a notification
+            tune.wav_path, tune.report_text = rendered.wav_path, describe_report(rendered.report)
+        self.post_message(self.Rendered(tune, tune.report_text, tune.wav_path, "rendered"))
+        if get_current_worker().is_cancelled:
+            return
+        playback = self.app.play(tune.wav_path)  # NoAudioDevice says where the WAV is
+        self.post_message(self.Rendered(tune, tune.report_text, tune.wav_path, f"playing ({playback.duration_s:.0f} s)"))
+
+    def on_generate_screen_rendered(self, message: Rendered) -> None:
+        tune = message.tune
+        tune.report_text = message.report_text
+        if tune is self.current:
+            self.query_one("#report", Static).update(message.report_text)
+            if message.playing:
+                self._status(f"Tune {tune.number}, {tune.title}: {message.playing}. r replays, s stops, w saves.")
+
+    def replay(self) -> None:
+        if self.current is None:
+            self.notify("No tune yet: press n to make one.", severity="warning")
+            return
+        self._render_and_play(self.current)
+
+    @on(OptionList.OptionSelected, "#tunes")
+    def _pick(self, event: OptionList.OptionSelected) -> None:
+        """Show a tune of this session and play it again."""
+        tune = self.tunes[event.option_index]
+        self._run += 1  # a stream still running must not write into this tune's text
+        self.current = tune
+        log = self.query_one("#abc", Log)
+        log.clear()
+        log.write(tune.text + "\n")
+        self.query_one("#report", Static).update(tune.report_text)
+        self._status(f"Tune {tune.number}, {tune.title}, from {tune.source}.")
+        self._render_and_play(tune)
+
+    def action_save_tune(self) -> None:
+        if self.current is None:
+            self.notify("No tune yet: press n to make one.", severity="warning")
+            return
+        self._save(self.current)
+
+    @work(thread=True, exit_on_error=False, group="save-tune", name="saving the tune")
+    def _save(self, tune: Tune) -> None:
+        from musictui.app.tunes import save_tune
+
+        paths = save_tune(tune, self.settings.tunes_dir)
+        self.app.call_from_thread(self.notify, "Saved " + ", ".join(str(p) for p in paths), title="Tune saved")

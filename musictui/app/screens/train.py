@@ -1,0 +1,282 @@
+"""The train screen: the model learns in a thread worker; the screen draws what the worker posts.
+
+The worker (toolong's shape) only loops over `Trainer.run()`, checks for cancellation between
+steps, and posts `Progress` messages, batching the steps of ~50 ms into one so a fast model cannot
+flood the UI. Everything on screen is drawn here, on the UI thread, from those messages. The
+screen stays installed when the user switches away, so training goes on behind the generate screen.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from statistics import mean
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, ProgressBar, Sparkline, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+TRAIN_POINTS = 600  # training losses kept for the sparkline (one per step): memory stays flat
+VAL_POINTS = 200    # validation losses kept (one per evaluation)
+POST_EVERY_S = 0.05  # the worker posts at most this often (and at once for evaluations, checkpoints)
+
+STATES = {
+    "loading": "Loading torch, the corpus and the newest checkpoint…",
+    "ready": "Ready: press space to start training.",
+    "training": "Training: space pauses, c saves a checkpoint now.",
+    "pausing": "Pausing after this step…",
+    "paused": "Paused: space resumes.",
+    "done": "Done: the run reached its last step.",
+    "failed": "Could not load the training run (see the notification).",
+}
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+class TrainScreen(Screen):
+    """Sparklines of the losses, the current figures, progress, the last checkpoint, a sample."""
+
+    BINDINGS = [Binding("c", "save_checkpoint", "Save checkpoint")]
+
+    state: reactive[str] = reactive("loading")
+
+    class Ready(Message):
+        def __init__(self, trainer, note: str) -> None:
+            super().__init__()
+            self.trainer, self.note = trainer, note
+
+    class Progress(Message):
+        def __init__(self, metrics: list) -> None:
+            super().__init__()
+            self.metrics = metrics  # StepMetrics, oldest first
+
+    class Stopped(Message):
+        def __init__(self, step: int, finished: bool) -> None:
+            super().__init__()
+            self.step, self.finished = step, finished
+
+    class CheckpointSaved(Message):
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    class SampleReady(Message):
+        def __init__(self, step: int, text: str) -> None:
+            super().__init__()
+            self.step, self.text = step, text
+
+    def __init__(self, settings) -> None:
+        super().__init__(name="train")
+        self.settings = settings  # the app's AppSettings: folder, corpus, preset, device
+        self.trainer = None
+        self._stop = threading.Event()
+        self._save_now = threading.Event()
+        self._worker: Worker | None = None
+        self._saved_step: int | None = None  # step of the last checkpoint written (by any thread)
+        self.train_losses: deque[float] = deque(maxlen=TRAIN_POINTS)
+        self.val_losses: deque[float] = deque(maxlen=VAL_POINTS)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label(STATES["loading"], id="status")
+        with Horizontal(id="train-top"):
+            yield Static("step —\nloss —\nval loss —\nchars/s —\nlearning rate —", id="figures", markup=False)
+            with Vertical(id="curves"):
+                yield Label("training loss, every step (each bar the mean of its steps)", classes="caption")
+                yield Sparkline([], summary_function=mean, id="train-loss")
+                yield Label("validation loss, every evaluation", id="val-caption", classes="caption")
+                yield Sparkline([], summary_function=mean, id="val-loss")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(total=1, show_eta=False, id="progress")  # a total: no animation
+            yield Label("", id="progress-text", markup=False)
+        yield Label("last checkpoint: none yet", id="checkpoint", markup=False)
+        yield Static("(none yet: one appears at each evaluation)", id="sample", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "train"
+        self.query_one("#figures").border_title = "now"
+        self.query_one("#sample").border_title = "sample from a copy of the current weights"
+        self._load()
+
+    def watch_state(self, state: str) -> None:
+        self.query_one("#status", Label).update(STATES[state])
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="load", name="loading the training run")
+    def _load(self) -> None:
+        from musictui.app.training import build_trainer
+
+        s = self.settings
+        trainer, note = build_trainer(s.checkpoint_dir, s.corpus, s.preset, s.device, s.overrides)
+        self.post_message(self.Ready(trainer, note))
+
+    def on_train_screen_ready(self, message: Ready) -> None:
+        trainer = self.trainer = message.trainer
+        self._saved_step = trainer.step if trainer.step else None
+        self.train_losses.extend(trainer.train_losses[-TRAIN_POINTS:])
+        self.val_losses.extend(loss for _, loss in trainer.val_losses[-VAL_POINTS:])
+        self._draw_curves()
+        self.query_one("#progress", ProgressBar).update(total=trainer.config.steps, progress=trainer.step)
+        self.query_one("#progress-text", Label).update(f"step {trainer.step:,} of {trainer.config.steps:,}")
+        if trainer.train_losses:
+            self.query_one("#figures", Static).update(
+                f"step {trainer.step:,} / {trainer.config.steps:,}\nloss {trainer.train_losses[-1]:.3f}\n"
+                f"val loss {self._val_text()}\nchars/s —\nlearning rate {trainer.learning_rate(trainer.step):.1e}")
+        self.notify(message.note, title="Training run")
+        self.state = "done" if trainer.step >= trainer.config.steps else ("paused" if trainer.step else "ready")
+        if self.settings.autostart and self.state == "ready":
+            self.toggle_training()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            if event.worker.group == "load":
+                self.state = "failed"
+            elif event.worker.group == "train":
+                self.state = "paused"
+            self.app.worker_failed(event.worker)
+
+    # -- start, pause, save ------------------------------------------------------------------
+
+    def toggle_training(self) -> None:
+        """Space: start, pause or resume."""
+        if self.trainer is None:
+            self.notify("Still loading the training run…" if self.state == "loading"
+                        else "There is no training run to start (see the earlier message).", severity="warning")
+        elif self.state == "training":
+            self._stop.set()
+            self.state = "pausing"
+        elif self.state == "pausing":
+            self.notify("Pausing after the current step…")
+        elif self.trainer.step >= self.trainer.config.steps:
+            self.notify(f"The run is complete at step {self.trainer.step}: start a new one in another "
+                        "--checkpoint-dir to train further.", severity="warning")
+        else:
+            self._stop = threading.Event()  # a fresh event: the old worker may still be finishing
+            self.state = "training"
+            self._worker = self._train(self.trainer, self._stop)
+
+    @work(thread=True, exit_on_error=False, group="train", name="training")
+    def _train(self, trainer, stop: threading.Event) -> None:
+        worker = get_current_worker()
+        batch, last_post = [], time.monotonic()
+        for metrics in trainer.run(stop):
+            batch.append(metrics)
+            if metrics.checkpoint:
+                self._saved_step = metrics.step
+            if self._save_now.is_set():
+                self._save_now.clear()
+                path = trainer.save()  # here, between two steps: the saved state is consistent
+                self._saved_step = trainer.step
+                self.post_message(self.CheckpointSaved(path))
+            now = time.monotonic()
+            if metrics.val_loss is not None or metrics.checkpoint or now - last_post >= POST_EVERY_S:
+                self.post_message(self.Progress(batch))
+                batch, last_post = [], now
+            if worker.is_cancelled:
+                stop.set()  # run() ends before its next step
+        if batch:
+            self.post_message(self.Progress(batch))
+        self.post_message(self.Stopped(trainer.step, trainer.step >= trainer.config.steps))
+
+    def action_save_checkpoint(self) -> None:
+        if self.trainer is None:
+            self.notify("Nothing to save yet: the training run is still loading.", severity="warning")
+        elif self.state in ("training", "pausing"):
+            self._save_now.set()  # the training thread saves between two steps
+        else:
+            self._save_idle()
+
+    @work(thread=True, exit_on_error=False, group="save", name="saving a checkpoint")
+    def _save_idle(self) -> None:
+        path = self.trainer.save()
+        self._saved_step = self.trainer.step
+        self.post_message(self.CheckpointSaved(path))
+
+    @property
+    def unsaved(self) -> bool:
+        """True when the run has trained steps that no checkpoint holds yet."""
+        return self.trainer is not None and self.trainer.step > 0 and self.trainer.step != self._saved_step
+
+    async def stop_and_save(self) -> Path | None:
+        """Stop training (finishing the current step) and save, if anything is unsaved. For quitting."""
+        if self._worker is not None and self._worker.is_running:
+            self._stop.set()
+            await self._worker.wait()
+        if not self.unsaved:
+            return None
+        trainer = self.trainer
+        path = await asyncio.to_thread(trainer.save)
+        self._saved_step = trainer.step
+        return path
+
+    # -- drawing what the worker posts -------------------------------------------------------
+
+    def on_train_screen_progress(self, message: Progress) -> None:
+        metrics = message.metrics
+        self.train_losses.extend(m.loss for m in metrics)
+        for m in metrics:
+            if m.val_loss is not None:
+                self.val_losses.append(m.val_loss)
+                self._sample(m.step)
+            if m.checkpoint:
+                self._show_checkpoint(m.checkpoint)
+        self._draw_curves()
+        self._draw_figures(metrics[-1])
+
+    def _draw_curves(self) -> None:
+        # Sparkline redraws when it is given a new sequence, so assign a fresh list each time.
+        self.query_one("#train-loss", Sparkline).data = list(self.train_losses)
+        self.query_one("#val-loss", Sparkline).data = list(self.val_losses)
+
+    def _draw_figures(self, m) -> None:
+        self.query_one("#figures", Static).update(
+            f"step {m.step:,} / {m.total_steps:,}\nloss {m.loss:.3f}\nval loss {self._val_text()}\n"
+            f"chars/s {m.chars_per_s:,.0f}\nlearning rate {m.learning_rate:.1e}")
+        self.query_one("#progress", ProgressBar).update(total=m.total_steps, progress=m.step)
+        self.query_one("#progress-text", Label).update(
+            f"step {m.step:,} of {m.total_steps:,} · {_duration(m.eta_s)} left")
+
+    def _val_text(self) -> str:
+        best = self.trainer.best_val_loss if self.trainer else None
+        last = f"{self.val_losses[-1]:.3f}" if self.val_losses else "—"
+        return last + (f" (best {best:.3f})" if best is not None else "")
+
+    def _show_checkpoint(self, path: Path) -> None:
+        self.query_one("#checkpoint", Label).update(f"last checkpoint: {path}")
+
+    def on_train_screen_checkpoint_saved(self, message: CheckpointSaved) -> None:
+        self._show_checkpoint(message.path)
+        self.notify(f"Saved {message.path}", title="Checkpoint")
+
+    def on_train_screen_stopped(self, message: Stopped) -> None:
+        self.state = "done" if message.finished else "paused"
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sample", name="sampling at evaluation")
+    def _sample(self, step: int) -> None:
+        from musictui.app.training import evaluation_sample
+
+        text = evaluation_sample(self.trainer, seed=step)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.SampleReady(step, text))
+
+    def on_train_screen_sample_ready(self, message: SampleReady) -> None:
+        sample = self.query_one("#sample", Static)
+        sample.update(message.text.rstrip() or "(empty)")
+        sample.border_title = f"sample from a copy of the weights at step {message.step:,}"

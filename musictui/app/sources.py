@@ -1,0 +1,85 @@
+"""Which weights the generate screen samples from: no textual here.
+
+A *source* is a short key the screen's selector holds: the shipped model, the newest checkpoint of
+the user's own run (looked up when a tune is asked for, so a checkpoint written a moment ago
+counts), the training weights as they are right now (a copy: sampling never touches the weights
+being trained), or a checkpoint file named on the command line.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from musictui.errors import UserError
+
+SHIPPED, NEWEST, LIVE = "shipped", "newest", "live"
+SUFFIX = ".safetensors"
+
+
+def _has_checkpoints(folder: Path) -> bool:
+    # A glob, not checkpoint.list_checkpoints: that module imports torch, and this runs in the first frame.
+    return folder.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in folder.glob(f"*{SUFFIX}"))
+
+
+def source_options(checkpoint_dir: Path, explicit: Path | None) -> list[tuple[str, str]]:
+    """(label, key) for the selector, in the order shown."""
+    options = []
+    if explicit is not None:
+        options.append((f"file: {explicit}", f"path:{explicit}"))
+    options += [
+        (f"newest in {checkpoint_dir}/", NEWEST),
+        ("training weights, now", LIVE),
+        ("the shipped model", SHIPPED),
+    ]
+    return options
+
+
+def default_source(checkpoint_dir: Path, explicit: Path | None) -> str:
+    """The file given, else the user's own newest checkpoint, else the shipped model."""
+    if explicit is not None:
+        return f"path:{explicit}"
+    return NEWEST if _has_checkpoints(checkpoint_dir) else SHIPPED
+
+
+class SamplerCache:
+    """Loads samplers for sources, keeping the last file's so a second tune starts at once."""
+
+    def __init__(self, checkpoint_dir: Path):
+        self.checkpoint_dir = checkpoint_dir
+        self._key: tuple | None = None
+        self._sampler = None
+
+    def sampler_for(self, source: str, trainer=None):
+        """(Sampler, description of the weights) for a source; UserError when there are none."""
+        from musictui.sample import Sampler
+
+        if source == LIVE:
+            if trainer is None:
+                raise UserError("no training run is loaded yet: open the train screen (t) and wait for it")
+            model = trainer.snapshot_model()  # a copy, in eval mode: training goes on untouched
+            return Sampler(model, trainer.corpus.vocab), f"training weights at step {trainer.step}"
+        path = self._resolve(source)
+        key = (path, path.stat().st_mtime_ns)
+        if key != self._key:
+            self._sampler, self._key = Sampler.from_checkpoint(path), key
+        return self._sampler, str(path)
+
+    def _resolve(self, source: str) -> Path:
+        from musictui.checkpoint import list_checkpoints, newest_checkpoint
+        from musictui.commands.common import SHIPPED_DIR
+
+        if source.startswith("path:"):
+            path = Path(source[len("path:"):])
+            if not path.exists():
+                raise UserError(f"checkpoint not found: {path}")
+            return newest_checkpoint(path) if path.is_dir() else path
+        if source == NEWEST:
+            found = list_checkpoints(self.checkpoint_dir)
+            if not found:
+                raise UserError(f"no checkpoint in {self.checkpoint_dir} yet: train (t, space) until one is "
+                                "saved (c saves now), or pick the shipped model")
+            return found[-1]
+        found = list_checkpoints(SHIPPED_DIR)
+        if not found:
+            raise UserError(f"no shipped model in {SHIPPED_DIR}: train your own (t, space), then pick "
+                            f"'newest in {self.checkpoint_dir}/'")
+        return found[-1]

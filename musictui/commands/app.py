@@ -1,0 +1,31 @@
+"""`musictui` (or `musictui app`): the terminal app. Options as in `musictui train`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from musictui.commands.common import DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument
+
+# The presets, named here rather than imported from musictui.model: that imports torch, and the
+# app's first frame must not wait for it. tests/test_app.py checks the two lists agree.
+PRESET_NAMES = ("lab", "small", "tiny")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR, metavar="DIR",
+                        help="your run: resumed from its newest checkpoint, saved to (default: ./checkpoints)")
+    add_corpus_argument(parser)
+    parser.add_argument("--preset", choices=PRESET_NAMES, default="small",
+                        help="model size for a new run (a resumed run keeps its own; default: small)")
+    add_device_argument(parser)
+    parser.add_argument("--tunes-dir", type=Path, default=Path("tunes"), metavar="DIR",
+                        help="where w saves a tune's ABC, MIDI and WAV (default: ./tunes)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from musictui.app.app import make_app
+
+    app = make_app(checkpoint_dir=args.checkpoint_dir, corpus=args.corpus, preset=args.preset,
+                   device=args.device, tunes_dir=args.tunes_dir)
+    app.run()
+    return app.return_code or 0
