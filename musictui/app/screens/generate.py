@@ -176,9 +176,7 @@ class GenerateScreen(Screen):
         self.last_rate = message.chars / message.seconds if message.seconds > 0 else None
         text, complete = first_tune(message.text)
         tune = Tune(number=len(self.tunes) + 1, text=text, complete=complete, source=self._source_text)
-        self.tunes.append(tune)
-        self.query_one("#tunes", OptionList).add_option(tune.label)
-        self.current = tune
+        self.add(tune)
         rate = f" ({self.last_rate:,.0f} chars/s)" if self.last_rate else ""
         self._status(f"Tune {tune.number}: {message.chars} characters in {message.seconds:.2f} s{rate} "
                      f"from {tune.source}. Rendering…")
@@ -223,6 +221,17 @@ class GenerateScreen(Screen):
     def _pick(self, event: OptionList.OptionSelected) -> None:
         """Show a tune of this session and play it again."""
         tune = self.tunes[event.option_index]
+        self.show(tune)
+        self._render_and_play(tune)
+
+    def add(self, tune: Tune) -> None:
+        """Put a tune in this session's list and make it the current one."""
+        self.tunes.append(tune)
+        self.query_one("#tunes", OptionList).add_option(tune.label)
+        self.current = tune
+
+    def show(self, tune: Tune) -> None:
+        """Make `tune` the current one and show its text and report."""
         self._run += 1  # a stream still running must not write into this tune's text
         self.current = tune
         log = self.query_one("#abc", Log)
@@ -230,7 +239,6 @@ class GenerateScreen(Screen):
         log.write(tune.text + "\n")
         self.query_one("#report", Static).update(tune.report_text)
         self._status(f"Tune {tune.number}, {tune.title}, from {tune.source}.")
-        self._render_and_play(tune)
 
     def action_save_tune(self) -> None:
         if self.current is None:

@@ -1,0 +1,91 @@
+"""The app in a real terminal (tmux): keys in, screen text out, and nothing left running after q."""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+
+MUSICTUI = Path(sys.executable).with_name("musictui")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10).stdout
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-p", "-t", session)
+
+
+def wait_for_screen(session: str, text: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = screen(session)
+        if text in shown:
+            return shown
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared; the screen:\n{screen(session)}")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+def session(tmp_path, tiny_checkpoint):
+    (tmp_path / "ckpt").mkdir()
+    shutil.copy(tiny_checkpoint, tmp_path / "ckpt" / tiny_checkpoint.name)
+    name = f"musictui-test-{os.getpid()}"
+    # The shell runs musictui in the foreground (a background job would get /dev/null for its
+    # keyboard), writes its exit status, then lingers so the pane can still be read.
+    command = (f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(str(MUSICTUI))} --preset tiny "
+               f"--checkpoint-dir ckpt --tunes-dir tunes; echo $? > status; sleep 60")
+    env = {**os.environ, "TERM": "xterm-256color"}
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
+                   check=True, env=env, timeout=10)
+    try:
+        yield name, tmp_path
+    finally:
+        tmux("kill-session", "-t", name)
+
+
+def test_streamed_abc_appears_a_tune_is_rendered_and_q_leaves_nothing_behind(session):
+    name, folder = session
+    wait_for_screen(name, "musictui")  # the first frame
+    shell = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
+    pid = int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0])
+    wait_for_screen(name, "Done: the run reached its last step")  # the tiny run was loaded (finished)
+
+    tmux("send-keys", "-t", name, "g")
+    wait_for_screen(name, "This session's tunes")
+    for keys in (["BTab"], ["BTab"], ["-l", "D"], ["Enter"], ["n"]):  # back from the tune to Key; D; n
+        time.sleep(0.3)  # a person's pace: each key lands after the last one's effect
+        tmux("send-keys", "-t", name, *keys)
+    shown = wait_for_screen(name, "K:D")  # the header, then streamed characters
+    assert "X:1" in shown
+    shown = wait_for_screen(name, "abc2midi:", timeout=60)  # rendered: abc2midi's report is shown
+    assert "1. " in shown  # in the session's list
+    assert "ALSA lib" not in shown  # no sound card here: its complaints must not reach the screen
+
+    tmux("send-keys", "-t", name, "q")
+    deadline = time.monotonic() + 30
+    while not (folder / "status").exists():
+        assert time.monotonic() < deadline, screen(name)
+        time.sleep(0.1)
+    assert (folder / "status").read_text().strip() == "0"
+    assert not alive(pid)
+    # Nothing it started lives on: the shell's only child now is its `sleep`.
+    children = subprocess.run(["pgrep", "-a", "-P", shell], capture_output=True, text=True).stdout
+    assert "musictui" not in children and "timidity" not in children and "abc2midi" not in children

@@ -1,0 +1,26 @@
+"""The layers stay honest: the core never loads textual, and the app's first frame never waits for torch."""
+import json
+import subprocess
+import sys
+
+CORE = ["data", "model", "train", "checkpoint", "sample", "audio", "playback", "meter"]
+
+
+def loaded_after(statement: str) -> dict:
+    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_the_core_imports_without_textual():
+    modules = loaded_after("; ".join(f"import musictui.{name}" for name in CORE))
+    assert {f"musictui.{name}" for name in CORE} <= modules
+    assert not {m for m in modules if m == "textual" or m.startswith("textual.")}
+
+
+def test_the_app_and_its_command_import_without_torch():
+    # torch loads in a worker behind "Loading…": importing it here would delay the first frame by seconds.
+    modules = loaded_after("import musictui.cli, musictui.commands.app, musictui.app.app")
+    assert "textual" in modules
+    assert "torch" not in modules
