@@ -112,6 +112,7 @@ class Sampler:
         model = model.eval()
         self.model = model
         self.vocab = vocab
+        self.device = model.fc.weight.device  # sampling runs where the model is
         lstm, H = model.lstm, model.hidden_size
         with torch.no_grad():
             bias = lstm.bias_ih_l0 + lstm.bias_hh_l0
@@ -123,11 +124,11 @@ class Sampler:
         self.hidden_size = H
 
     @classmethod
-    def from_checkpoint(cls, path: Path | str) -> "Sampler":
+    def from_checkpoint(cls, path: Path | str, device: torch.device | str = "cpu") -> "Sampler":
         from musictui.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(path)
-        return cls(ckpt.build_model("cpu"), ckpt.vocab)
+        return cls(ckpt.build_model(device), ckpt.vocab)
 
     # -- the two ways of advancing the state -------------------------------------------------
 
@@ -171,8 +172,8 @@ class Sampler:
         settings.check()
         if not prompt:
             raise UserError("the prompt is empty: give at least one character (e.g. 'X')")
-        ids = torch.from_numpy(self.vocab.encode(prompt)).unsqueeze(0).expand(batch, -1)
-        generator = torch.Generator()
+        ids = torch.from_numpy(self.vocab.encode(prompt)).unsqueeze(0).expand(batch, -1).to(self.device)
+        generator = torch.Generator(device=self.device)
         generator.manual_seed(settings.seed if settings.seed is not None else torch.seed())
         logits, h, c = self.prime(ids)
         return logits, h.contiguous(), c.contiguous(), generator
@@ -257,4 +258,4 @@ def _apply_mask(logits: torch.Tensor, constraint) -> torch.Tensor:
         # Nothing the meter allows: better an imperfect bar than no tune at all.
         log.debug("meter constraint allows no character here; sampling unconstrained")
         return logits
-    return logits.masked_fill(~mask, float("-inf"))
+    return logits.masked_fill(~mask.to(logits.device), float("-inf"))

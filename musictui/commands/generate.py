@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     settings.check()  # before loading anything: a bad option should not wait for torch
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt)
     path = find_checkpoint(args.checkpoint)
-    sampler = Sampler.from_checkpoint(path)
+    from musictui.model import resolve_device
+
+    sampler = Sampler.from_checkpoint(path, resolve_device(args.device))
     print(f"% musictui generate: {path}", file=sys.stderr)
 
     out = sys.stdout
