@@ -5,6 +5,9 @@ The command line, the tests and the app's background worker all drive `Trainer.r
 Everything that decides what the next step does (weights, Adam's state, the batch generator's
 state, torch's random state for dropout) is in the checkpoint, so a run interrupted and resumed
 has the same loss curve as one that was not.
+
+Under torchrun (see `musictui.distributed`) every rank runs this same loop on its own share of
+each batch; the ranks agree on when to stop, and only rank 0 writes checkpoints and metrics.
 """
 from __future__ import annotations
 
@@ -20,8 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from musictui import distributed
 from musictui.checkpoint import Checkpoint, checkpoint_name, save_checkpoint
 from musictui.data import Corpus, get_batch
+from musictui.distributed import SINGLE, Ranks
 from musictui.errors import UserError
 from musictui.model import CharLSTM, Config
 
@@ -33,7 +38,7 @@ class StepMetrics:
     step: int                  # steps done so far in the whole run (1-based after the first step)
     total_steps: int
     loss: float                # training loss of this step's batch
-    chars_per_s: float         # training characters per second, smoothed over recent steps
+    chars_per_s: float         # training characters per second (of all ranks), smoothed over recent steps
     elapsed_s: float           # wall time of this process's training so far
     eta_s: float               # estimated time to the last step
     learning_rate: float
@@ -42,19 +47,28 @@ class StepMetrics:
 
 
 class Trainer:
-    """Owns the model, the optimizer and the run's state; `run()` advances it."""
+    """Owns the model, the optimizer and the run's state; `run()` advances it.
+
+    With `ranks` of a torchrun run (its process group already joined, see
+    `distributed.join`), each rank trains on its own rows of every batch and the gradients are
+    averaged, so a run on W ranks with batch B takes the same steps as one process with batch W*B.
+    """
 
     def __init__(self, corpus: Corpus, config: Config, checkpoint_dir: Path | str,
                  resume_from: Checkpoint | None = None, device: torch.device | str = "cpu",
-                 keep_last: int = 3):
+                 keep_last: int = 3, ranks: Ranks = SINGLE):
         self.corpus = corpus
         self.config = config
         self.checkpoint_dir = Path(checkpoint_dir)
         self.device = torch.device(device)
+        self.ranks = ranks
         self.keep_last = keep_last
         self.lock = threading.Lock()  # held while the weights change; snapshot() waits for it
         self._written: list[Path] = []  # this run's checkpoints, oldest first (only these are pruned)
 
+        # Every rank seeds alike: the same first weights, and the same batch generator, from which
+        # each rank takes its own rows (see train_step). Their torch RNGs stay equal too, so the
+        # one saved in a checkpoint resumes every rank; dropout masks repeat across ranks.
         torch.manual_seed(config.seed)
         self.model = CharLSTM.from_config(len(corpus.vocab), config).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
@@ -74,6 +88,9 @@ class Trainer:
         self.val_batches = self._validation_windows(corpus.val_ids())
         if resume_from is not None:
             self._restore(resume_from)
+        # Training steps go through DDP's wrapper (it averages the gradients); evaluation and
+        # checkpoints use the model itself, whose parameters the wrapper shares.
+        self.step_model = distributed.wrap(self.model, self.device) if ranks.distributed else self.model
 
     # -- state -------------------------------------------------------------------------------
 
@@ -86,6 +103,7 @@ class Trainer:
         if ckpt.optimizer_state is None or ckpt.numpy_rng is None:
             raise UserError(f"{ckpt.path} holds weights only (a shared model): it cannot be resumed")
         self.model.load_state_dict({k: v.float() for k, v in ckpt.model_state.items()})
+        # Moves Adam's moments onto each parameter's device: a run saved on a GPU resumes on the CPU.
         self.optimizer.load_state_dict(ckpt.optimizer_state)
         for group in self.optimizer.param_groups:
             group["initial_lr"] = self.config.learning_rate
@@ -109,7 +127,7 @@ class Trainer:
             torch_rng=torch.get_rng_state() if with_training_state else None,
             numpy_rng=self.rng.bit_generator.state if with_training_state else None,
             extra={"corpus": str(self.corpus.source), "train_tunes": len(self.corpus.train_tunes),
-                   "val_tunes": len(self.corpus.val_tunes)},
+                   "val_tunes": len(self.corpus.val_tunes), "world_size": self.ranks.world_size},
         )
 
     def snapshot_model(self) -> CharLSTM:
@@ -118,12 +136,20 @@ class Trainer:
         return ckpt.build_model("cpu")
 
     def save(self) -> Path:
-        """Write a checkpoint of the current step; keep this run's `keep_last` newest ones."""
-        path = save_checkpoint(self.checkpoint(), self.checkpoint_dir / checkpoint_name(self.step))
-        if path not in self._written:
-            self._written.append(path)
-        while self.keep_last and len(self._written) > self.keep_last:
-            self._written.pop(0).unlink(missing_ok=True)
+        """Write a checkpoint of the current step; keep this run's `keep_last` newest ones.
+
+        Under torchrun every rank calls this: rank 0 writes, and all wait until it has written, so
+        no rank runs ahead of a checkpoint. Every rank gets the path rank 0 wrote.
+        """
+        path = self.checkpoint_dir / checkpoint_name(self.step)
+        if self.ranks.is_main:
+            save_checkpoint(self.checkpoint(), path)
+            if path not in self._written:
+                self._written.append(path)
+            while self.keep_last and len(self._written) > self.keep_last:
+                self._written.pop(0).unlink(missing_ok=True)
+        if self.ranks.distributed:
+            distributed.barrier()
         return path
 
     # -- the loop ----------------------------------------------------------------------------
@@ -138,23 +164,27 @@ class Trainer:
     def train_step(self) -> float:
         """One optimization step on a random batch; returns its loss."""
         cfg = self.config
-        x, y = get_batch(self.train_ids, cfg.seq_length, cfg.batch_size, self.rng)
-        x = torch.from_numpy(x).to(self.device)
-        y = torch.from_numpy(y).to(self.device)
+        # Every rank draws the whole batch of all ranks from the same generator and keeps its own
+        # rows: different windows per rank, and one generator state (the checkpoint's) for all.
+        rows = slice(self.ranks.rank * cfg.batch_size, (self.ranks.rank + 1) * cfg.batch_size)
+        x, y = get_batch(self.train_ids, cfg.seq_length, cfg.batch_size * self.ranks.world_size, self.rng)
+        x = torch.from_numpy(x[rows]).to(self.device)
+        y = torch.from_numpy(y[rows]).to(self.device)
         self.model.train()
         lr = self.learning_rate(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits, _ = self.model(x)
+        logits, _ = self.step_model(x)
         loss = self.loss_fn(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP this also averages the gradients over the ranks
         if cfg.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         with self.lock:
             self.optimizer.step()
             self.step += 1
-        value = loss.item()
+        # The whole batch's loss (the mean of the ranks'), so every rank keeps the same history.
+        value = (distributed.mean(loss) if self.ranks.distributed else loss).item()
         self.train_losses.append(value)
         return value
 
@@ -171,32 +201,45 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> float | None:
-        """Mean cross-entropy (nats per character) on the held-out windows; None without any."""
+        """Mean cross-entropy (nats per character) on the held-out windows; None without any.
+
+        Under torchrun the ranks share the windows out and add up their sums: every rank gets the
+        loss on all of them, in 1/W of the time.
+        """
         if not self.val_batches:
             return None
         self.model.eval()
         total, count = 0.0, 0
-        for x, y in self.val_batches:
+        for x, y in self.val_batches[self.ranks.rank :: self.ranks.world_size]:
             logits, _ = self.model(x.to(self.device))
             total += nn.functional.cross_entropy(
                 logits.reshape(-1, logits.size(-1)), y.to(self.device).reshape(-1), reduction="sum").item()
             count += y.numel()
+        if self.ranks.distributed:
+            total, count = distributed.total([total, count], self.device)
         return total / count
+
+    def stop_requested(self, stop: threading.Event | None) -> bool:
+        """Whether `stop` is set here (or, under torchrun, on any rank: all must stop together)."""
+        flag = stop is not None and stop.is_set()
+        return distributed.any_rank(flag, self.device) if self.ranks.distributed else flag
 
     def run(self, stop: threading.Event | None = None, log_metrics: bool = True) -> Iterator[StepMetrics]:
         """Train until `config.steps` or until `stop` is set, yielding metrics after every step.
 
         Checkpoints are written every `checkpoint_every` steps and at the last step. When stopped
         early, nothing is saved here: the caller decides (the CLI and the app save on stop).
+        Under torchrun every rank runs this; only rank 0 writes the metrics file, and a stop set
+        on any rank stops all of them after the same step.
         """
         cfg = self.config
-        chars_per_step = cfg.batch_size * cfg.seq_length
-        log = self._open_metrics_log() if log_metrics else None
+        chars_per_step = cfg.batch_size * cfg.seq_length * self.ranks.world_size
+        log = self._open_metrics_log() if log_metrics and self.ranks.is_main else None
         start = time.perf_counter()
         done_here = 0
         smoothed_step_s: float | None = None
         try:
-            while self.step < cfg.steps and not (stop is not None and stop.is_set()):
+            while self.step < cfg.steps and not self.stop_requested(stop):
                 t0 = time.perf_counter()
                 loss = self.train_step()
                 step_s = time.perf_counter() - t0

@@ -1,4 +1,8 @@
-"""`musictui train`: train the LSTM with a live progress bar; Ctrl+C saves and exits."""
+"""`musictui train`: train the LSTM with a live progress bar; Ctrl+C saves and exits.
+
+The same command runs unchanged under torchrun (`torchrun --nproc-per-node=2 -m musictui train ...`):
+every process trains, only rank 0 prints, logs and writes checkpoints.
+"""
 from __future__ import annotations
 
 import argparse
@@ -36,46 +40,98 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in DIR")
     parser.add_argument("--seed", type=int, help="seed for weights, batch order and dropout (default 0)")
     add_device_argument(parser)
+    parser.add_argument("--comet", action="store_true",
+                        help="log the run to Comet ML (online with COMET_API_KEY, else an offline archive in DIR/comet/)")
     for flag, (field, kind) in OVERRIDES.items():
         parser.add_argument(flag, type=kind, dest=field, metavar=field.split("_")[-1].upper())
 
 
-def build_trainer(args: argparse.Namespace):
-    """The Trainer the arguments ask for: a new run, or the newest checkpoint's run resumed."""
-    from musictui.checkpoint import load_checkpoint, newest_checkpoint
+def build_trainer(args: argparse.Namespace, device=None, ranks=None):
+    """The Trainer the arguments ask for: a new run, or the newest checkpoint's run resumed.
+
+    `device` defaults to `--device`; `ranks` (torchrun's, process group joined) to one process.
+    """
     from musictui.data import load_corpus
+    from musictui.distributed import SINGLE
     from musictui.model import resolve_device
     from musictui.train import Trainer
 
+    ranks = ranks or SINGLE
+    device = device if device is not None else resolve_device(args.device)
     overrides = {field: getattr(args, field, None) for field, _ in OVERRIDES.values()}
     overrides.update(steps=args.steps, seed=args.seed)
     corpus = load_corpus(args.corpus)
     if args.resume:
-        ckpt = load_checkpoint(newest_checkpoint(args.checkpoint_dir))
+        ckpt = _resume_checkpoint(args.checkpoint_dir, ranks)
         ignored = sorted(k for k, v in overrides.items() if v is not None and k not in RESUMABLE)
-        if ignored:
+        if ignored and ranks.is_main:
             print(f"musictui: resuming keeps the run's own settings; ignoring {', '.join(ignored)}")
         config = ckpt.config.override(**{k: v for k, v in overrides.items() if k in RESUMABLE})
-        return Trainer(corpus, config, args.checkpoint_dir, resume_from=ckpt, device=resolve_device(args.device))
+        return Trainer(corpus, config, args.checkpoint_dir, resume_from=ckpt, device=device, ranks=ranks)
     config = PRESETS[args.preset].override(**overrides)
-    return Trainer(corpus, config, args.checkpoint_dir, device=resolve_device(args.device))
+    return Trainer(corpus, config, args.checkpoint_dir, device=device, ranks=ranks)
+
+
+def _resume_checkpoint(checkpoint_dir: Path, ranks):
+    """The newest checkpoint in `checkpoint_dir`. Under torchrun rank 0 reads it and sends it to
+    the others: only rank 0 writes checkpoints, so on other machines the folder may be empty."""
+    from musictui import distributed
+    from musictui.checkpoint import load_checkpoint, newest_checkpoint
+    from musictui.errors import UserError
+
+    if not ranks.distributed:
+        return load_checkpoint(newest_checkpoint(checkpoint_dir))
+    ckpt = error = None
+    if ranks.is_main:
+        try:
+            ckpt = load_checkpoint(newest_checkpoint(checkpoint_dir))
+        except UserError as problem:
+            error = str(problem)
+    ckpt, error = distributed.from_main((ckpt, error))
+    if error is not None:
+        if ranks.is_main:
+            raise UserError(error)
+        raise SystemExit(1)  # rank 0 says why, once
+    return ckpt
 
 
 def run(args: argparse.Namespace) -> int:
+    from musictui import distributed
+    from musictui.model import resolve_device
+
+    ranks = distributed.Ranks.from_env()
+    if args.comet and ranks.is_main:
+        from musictui.comet import require
+
+        require()  # before any work: a missing extra is one line, not a failure at the end
+    device = resolve_device(args.device)
+    if not ranks.distributed:
+        return _train(args, ranks, device)
+    device = distributed.join(ranks, device)
+    try:
+        return _train(args, ranks, device)
+    finally:
+        distributed.leave()
+
+
+def _train(args: argparse.Namespace, ranks, device) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    trainer = build_trainer(args)
+    trainer = build_trainer(args, device, ranks)
     cfg = trainer.config
-    console = Console()
+    console = Console(quiet=not ranks.is_main)  # under torchrun only rank 0 speaks
     if trainer.step >= cfg.steps:
         console.print(f"Already at step {trainer.step} of {cfg.steps}: nothing to do (raise --steps to go on).")
         return 0
     console.print(
         f"Training on {len(trainer.corpus.train_tunes)} tunes ({len(trainer.train_ids):,} characters, "
         f"{len(trainer.corpus.val_tunes)} held out) from {trainer.corpus.source}; "
-        f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters; "
+        f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters; on {_where(device, ranks)}; "
         f"checkpoints in {args.checkpoint_dir}/" + (f"; resuming at step {trainer.step}" if trainer.step else ""))
+    comet = _start_comet(args, trainer, ranks, device) if args.comet and ranks.is_main else None
+    if comet is not None:
+        console.print(comet.where)
 
     stop = threading.Event()
     _stop_on_first_ctrl_c(stop)
@@ -85,33 +141,70 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn(),
     )
     last_checkpoint = None
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("train", total=cfg.steps, completed=trainer.step, loss="-", val="-", speed="-")
-        for m in trainer.run(stop):
-            if m.checkpoint:
-                last_checkpoint = m.checkpoint
-            val = f"{m.val_loss:.3f}" if m.val_loss is not None else progress.tasks[0].fields["val"]
-            progress.update(task, completed=m.step, loss=f"{m.loss:.3f}", val=val, speed=f"{m.chars_per_s:,.0f}")
-            if not console.is_terminal and (m.val_loss is not None or m.checkpoint):
-                # In a log file (nohup, CI) the bar is not drawn: leave a line at each evaluation.
-                progress.console.print(
-                    f"step {m.step}/{m.total_steps} loss {m.loss:.3f} val {val} {m.chars_per_s:,.0f} chars/s "
-                    f"elapsed {m.elapsed_s:,.0f}s left {m.eta_s:,.0f}s" + (f" saved {m.checkpoint}" if m.checkpoint else ""))
-    if stop.is_set():
-        path = trainer.save()
-        console.print(f"Stopped at step {trainer.step}: saved {path}. Resume with `musictui train --resume"
-                      f"{'' if args.checkpoint_dir == Path('checkpoints') else f' --checkpoint-dir {args.checkpoint_dir}'}`.")
-        return 130
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task("train", total=cfg.steps, completed=trainer.step, loss="-", val="-", speed="-")
+            for m in trainer.run(stop):
+                if m.checkpoint:
+                    last_checkpoint = m.checkpoint
+                val = f"{m.val_loss:.3f}" if m.val_loss is not None else progress.tasks[0].fields["val"]
+                progress.update(task, completed=m.step, loss=f"{m.loss:.3f}", val=val, speed=f"{m.chars_per_s:,.0f}")
+                if not console.is_terminal and (m.val_loss is not None or m.checkpoint):
+                    # In a log file (nohup, CI) the bar is not drawn: leave a line at each evaluation.
+                    progress.console.print(
+                        f"step {m.step}/{m.total_steps} loss {m.loss:.3f} val {val} {m.chars_per_s:,.0f} chars/s "
+                        f"elapsed {m.elapsed_s:,.0f}s left {m.eta_s:,.0f}s" + (f" saved {m.checkpoint}" if m.checkpoint else ""))
+                if comet is not None:
+                    comet.log_step(m)
+                    if m.val_loss is not None:
+                        comet.log_text(_evaluation_sample(trainer), step=m.step)
+        if trainer.step < cfg.steps:  # stopped (here, or on another rank: all ranks stop together)
+            path = trainer.save()
+            console.print(f"Stopped at step {trainer.step}: saved {path}. Resume with `musictui train --resume"
+                          f"{'' if args.checkpoint_dir == Path('checkpoints') else f' --checkpoint-dir {args.checkpoint_dir}'}`.")
+            return 130
+    finally:
+        if comet is not None:
+            archive = comet.end()
+            if archive is not None:
+                console.print(f"Comet: experiment archived in {archive} (send it with `comet upload {archive}`)")
     console.print(f"Done: step {trainer.step}, best validation loss "
                   f"{trainer.best_val_loss if trainer.best_val_loss is None else round(trainer.best_val_loss, 4)}; "
                   f"saved {last_checkpoint}")
     return 0
 
 
+def _where(device, ranks) -> str:
+    return f"{device.type}" + (f", {ranks.world_size} processes (torchrun)" if ranks.distributed else "")
+
+
+def _start_comet(args: argparse.Namespace, trainer, ranks, device):
+    from musictui.comet import start
+
+    comet = start(args.checkpoint_dir)
+    comet.log_parameters({
+        **trainer.config.to_dict(), "corpus": str(trainer.corpus.source), "train_tunes": len(trainer.corpus.train_tunes),
+        "parameters": sum(p.numel() for p in trainer.model.parameters()), "device": device.type,
+        "world_size": ranks.world_size, "resumed_at_step": trainer.step,
+    })
+    return comet
+
+
+def _evaluation_sample(trainer, chars: int = 200) -> str:
+    """A short tune from a copy of the current weights, for the experiment's text panel."""
+    from musictui.sample import DEFAULT_PROMPT, SampleSettings, Sampler
+
+    sampler = Sampler(trainer.snapshot_model(), trainer.corpus.vocab)
+    settings = SampleSettings(temperature=0.8, seed=0, max_length=chars, tunes=1)
+    return DEFAULT_PROMPT + "".join(sampler.stream(DEFAULT_PROMPT, settings))
 
 
 def _stop_on_first_ctrl_c(stop: threading.Event) -> None:
-    """The first Ctrl+C finishes the current step, then saves; a second one stops at once."""
+    """The first Ctrl+C finishes the current step, then saves; a second one stops at once.
+
+    Under torchrun the workers do not get the terminal's Ctrl+C: torchrun sends each one SIGINT
+    (once), then waits 30 s before killing them, which is time enough to finish a step and save.
+    """
     def handler(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
