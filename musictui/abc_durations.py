@@ -16,9 +16,8 @@ Bar lines follow abc2midi, which is what judges our tunes: `|` checks the bar;
 carry the short bar into the next one (that is how a pickup completes the
 last bar of a repeated section); `[2` restarts from where `[1` began.
 
-`bar_lengths(tune)` measures every written bar of one complete tune, and
-`abc2midi_verdicts(tune)` replays the repeats as abc2midi does and returns
-the bar lines abc2midi would warn about.
+`bar_lengths(tune)` measures every written bar of one complete tune;
+abc_replay plays them back as abc2midi does and says which bars it rejects.
 """
 
 from dataclasses import dataclass
@@ -507,84 +506,3 @@ def bar_lengths(tune: str) -> list[BarLine]:
         t.feed(ch)
     t.feed("\n")
     return t.events
-
-
-@dataclass
-class BarVerdict:
-    """A bar abc2midi would warn about: where its closing bar line is and
-    how long it is, in whole notes (`expected` is the meter's bar)."""
-    line: int
-    col: int
-    length: Fraction
-    expected: Fraction
-    in_repeat: bool  # found while replaying a repeat (abc2midi adds "in repeat")
-
-
-SOFT_BARS = ("||", ":|", "|:", "::", "|]", "[|")
-
-
-def _repeat_kinds(events: list[BarLine]) -> list[str]:
-    """abc2midi's parser fix-up: a `:|` with no `|:` since the last `:|`
-    turns that earlier `:|` into `::` (its "Assuming repeat" warning)."""
-    kinds = [e.kind for e in events]
-    open_rep, last = True, None  # the tune's start counts as an open `|:`
-    for i, k in enumerate(kinds):
-        if k in ("|:", "::"):
-            open_rep = True
-        elif k == ":|":
-            if not open_rep and last is not None:
-                kinds[last] = "::"
-            open_rep, last = False, i
-    return kinds
-
-
-def wrong_bars(tune: str) -> list[BarVerdict] | None:
-    """The bars of a tune whose length abc2midi rejects, found by replaying
-    the repeats and endings as abc2midi's writetrack does (first bar exempt
-    on the first pass, short bars carried across soft bar lines, `|]` never
-    checked). None when the tune has no meter or a length we cannot count."""
-    events = bar_lengths(tune)
-    if any(e.seg is None or e.bar is None for e in events):
-        return None
-    kinds = _repeat_kinds(events)
-    out: dict[tuple[int, int], BarVerdict] = {}
-    fill = barno = 0
-    passno, maxpass, expect, saved = 1, 2, True, (-1, 0)
-
-    def check(e: BarLine) -> None:
-        nonlocal fill, barno
-        if fill != e.bar and fill != 0 and (passno == 2 or barno != 0):
-            unit = Fraction(1, TICKS)  # in unit lengths; scaled by the caller
-            out.setdefault((e.line, e.col), BarVerdict(
-                e.line, e.col, fill * unit, e.bar * unit, passno == 2))
-        if fill > 0:
-            barno += 1
-        fill = 0
-
-    j = 0
-    while j < len(events):
-        e, k = events[j], kinds[j]
-        fill += e.seg
-        if k == "|":
-            check(e)
-        elif k in SOFT_BARS:
-            if fill >= e.bar or barno <= 0:
-                check(e)
-            if k == "|:" or (k == "::" and (passno > 1 or not expect)):
-                saved, expect, passno, maxpass = (j, barno), True, 1, 2
-            elif k in (":|", "::") and (passno < maxpass if passno > 1 else expect):
-                j, barno = saved
-                passno += 1
-                expect = False
-        elif k[0] == "[" and k[1:].isdigit():
-            if int(k[1:]) != (passno if expect or passno > 1 else 1):
-                # not this pass's ending: skip to the end of it, unplayed
-                j += 1
-                while j < len(events) and kinds[j] not in SOFT_BARS \
-                        and not kinds[j][1:].isdigit():
-                    j += 1
-                barno += 1
-            elif maxpass < 4:
-                maxpass = passno + 1
-        j += 1
-    return list(out.values())

@@ -1,30 +1,45 @@
-"""The meter constraint: which next characters would make a bar the wrong length.
+"""The meter constraint: which next characters keep every bar the right length.
 
 The sampler asks `allowed_mask()` before each character and tells `feed(ch)`
-what it chose. The rules are abc2midi's, so that what we allow is what
-abc2midi accepts (see abc_durations):
-  * `|` only when the bar is full (or empty, or it closes the tune's pickup);
-  * `:|` only when this short bar and the section's first bar make one bar
-    (the pickup played again on the repeat), or when both are full;
-  * `|]` when either of those holds;
-  * once the bar is full, no more notes: a bar line, a space, a tie, ... ;
-  * a length modifier only if some way of finishing it (more digits, `/`s,
-    at most MAX_DEN as denominator) still fits in the bar.
-Everything else (header, quotes, grace notes, lengths we cannot count, no
-meter) gets None: no restriction. Masks are built once per distinct set of
-allowed characters, so a step costs a few integer comparisons and a dict
-lookup.
+what it chose. In a tune's body (after K:, with a meter we can count) the
+constraint allows only a small grammar of ABC, the one the corpus is written
+in, whose durations we know abc2midi counts as we do:
+  * notes `^A,` `c'` and rests `z` `x`, with one accidental and at most two
+    octave marks the right way round; lengths from a fixed list (LENGTHS);
+  * broken rhythm `A>B` `A<B` between two notes of the same written length
+    (abc2midi refuses it otherwise), not inside or right after a tuplet;
+  * triplets `(3` of three notes of one length; ties `A2-A` to the same pitch;
+  * bar lines `|` `|]` `:|`, endings `[1` ... `:|[2` ... `|]`, `!` before a
+    line break, spaces, and `K:` lines between bars.
+No chords, slurs, grace notes, quotes or decorations (the corpus has none).
+Every bar line is checked by abc_replay.Replay, abc2midi's own rule played
+through repeats and endings; notes may never overflow the bar, and every
+length is a multiple of a quarter unit, so an unfinished bar can always be
+finished. Header, field lines and anything we cannot count get None.
+Masks are built once per distinct set of allowed characters.
 """
 
 import logging
+from fractions import Fraction
 
 import torch
 
 from musictui import abc_durations as ad
+from musictui.abc_replay import Replay
 
 log = logging.getLogger(__name__)
 
-MAX_DEN = 8  # the finest length we steer towards: a note's 1/8 (e.g. `A/8`, `A///`)
+TICKS = ad.TICKS
+GRID = TICKS // 4  # every note is a whole number of quarter units
+# the written lengths we steer towards, as (text, multiple of a unit)
+LENGTHS = {s: Fraction(s.partition("/")[0] or 1) / (Fraction(int(s.partition("/")[2] or 2))
+                                                    if "/" in s else 1)
+           for s in ["", "2", "3", "4", "5", "6", "7", "8", "9", "10", "12", "16",
+                     "/", "/2", "/4", "3/2", "3/4"]}
+LENGTHS["//"] = Fraction(1, 4)
+SHORT = ("", "/", "2")  # lengths a triplet or a broken pair may use
+PITCHES = frozenset("ABCDEFGabcdefg")
+NOTE_CLASS = PITCHES | frozenset("zx")  # what a note or rest starts with
 
 
 class MeterConstraint:
@@ -32,38 +47,163 @@ class MeterConstraint:
 
     def __init__(self, vocab: list[str]):
         self.vocab = list(vocab)
-        self.tracker = ad.AbcTracker()
+        self.index = {c: i for i, c in enumerate(self.vocab)}
+        self.tracker = ad.AbcTracker(keep_events=True)
         self._masks: dict[int, torch.Tensor] = {}
+        # states whose next character is fixed
+        self.FIXED = {"colon": self._bits("|"), "paren": self._bits("3"), "bang": self._bits("\n"),
+                      "fieldkey": self._bits(":"), "lbrack": 0}
+        self.reset()
 
-        def bits(chars) -> int:
-            return sum(1 << i for i, c in enumerate(self.vocab) if c in chars)
-
-        self.NOTE = bits("ABCDEFGabcdefgzx^_=")
-        self.LETTER = bits("ABCDEFGabcdefgzx")
-        self.ACC = bits("^_=")
-        self.PRE = bits("({~.")            # these only lead to a note
-        self.DIGIT = [bits(str(d)) for d in range(10)]
-        self.DIGITS19 = bits("123456789")
-        self.DIGITS29 = bits("23456789")
-        self.ENDINGS = bits("12")
-        self.SLASH = bits("/")
-        self.OCTAVE = bits("',")
-        self.GT, self.LT = bits(">"), bits("<")
-        self.PIPE, self.COLON = bits("|"), bits(":")
-        self.LBRACK, self.RBRACK = bits("["), bits("]")
-        self.TIE = bits("-")                # only straight after a note
-        special = self.NOTE | self.PRE | bits("0123456789/',><|:[]-")
-        # spaces, line breaks, ties, slur ends, quotes, decorations: always fine
-        self.OTHER = ((1 << len(self.vocab)) - 1) & ~special
+    def _bits(self, chars) -> int:
+        return sum(1 << self.index[c] for c in set(chars) if c in self.index)
 
     def reset(self) -> None:
         self.tracker.reset()
+        self._new_tune()
 
+    def _new_tune(self) -> None:
+        self.replay = Replay()
+        self.used = 0           # tracker events already pushed to the replay
+        self.carry = 0          # ticks carried into the bar from the last bar line
+        self.state = "between"  # see feed()
+        self.after_bar = False  # just after a bar line: endings, `!`, K: may follow
+        self.ending = 0         # 1 inside `[1`, 2 inside `[2`, 3: `[2` must come next, 4: the end
+        self.pitch = ""         # the note being written: accidental, letter, octave marks
+        self.length = ""        # ... and its length as written
+        self.last = None        # (pitch, length, may take `>`) of the last finished note
+        self.tie = None         # the pitch a tie must land on
+        self.need = None        # the length the next note must be written with
+        self.triplet = 0        # triplet notes still to come
+        self.section_bars = 0   # plain bar lines since the last other one
+        self.ending_carry = 0   # the carry where `[1` began: `[2` starts from it too
+        self.line_start = True
+
+    # ------------------------------------------------------------ feeding
     def feed(self, ch: str) -> None:
-        self.tracker.feed(ch)
+        t = self.tracker
+        was_body = t.mode == ad.BODY
+        t.feed(ch)
+        if t.mode != ad.BODY:
+            if was_body or self.used:
+                self._new_tune()
+            t.events.clear()
+            return
+        while self.used < len(t.events):   # bar lines the tracker has closed
+            self._on_bar(t.events[self.used])
+            self.used += 1
+        if was_body:
+            self._step(ch)
 
+    def _on_bar(self, e: ad.BarLine) -> None:
+        """A bar line or ending is complete: what the next bar starts with."""
+        if e.seg is None or e.bar is None:
+            self.tracker.lost = True
+            return
+        self.replay.push(e)
+        kind, fill = e.kind, self.carry + e.seg
+        if kind == "[1":
+            self.ending = 1
+        elif kind == "[2":
+            self.ending, fill = 2, self.ending_carry
+        elif kind != "|" and fill < e.bar:
+            pass                         # a short bar before a soft bar line carries on
+        else:
+            fill = 0
+        if self.replay.skipping:
+            self.carry = fill            # an ending abc2midi skips for now: our own count
+        else:
+            self.carry = self.replay.fill  # the bar as abc2midi will play it, repeats and all
+        if kind == "[1":
+            self.ending_carry = self.carry
+        if kind == "|":
+            self.section_bars += 1
+        elif kind[0] != "[":
+            self.section_bars = 0
+        if kind == "|]" and fill != 0 and self.ending != 2:
+            self.ending = 4              # a short closing bar: the tune must end here
+        if kind == ":|" and self.ending == 1:
+            self.ending = 3
+        elif kind == "|]" and self.ending != 4:
+            self.ending = 0
+
+    def _step(self, ch: str) -> None:
+        """Advance the grammar by `ch` (already fed to the tracker)."""
+        st = self.state
+        if st == "note":
+            if ch in "',":
+                self.pitch += ch
+                return
+            if ch.isdigit() or ch == "/":
+                self.length += ch
+                return
+            self._close_note()
+        elif st == "acc":
+            self.pitch += ch
+            self.state = "note"
+            return
+        elif st in ("pipe", "colon"):
+            self.state = "between"
+            self.after_bar, self.last = True, None
+            if ch in "]:|":
+                return                  # `|]` `:|`: the bar line's second character
+        elif st in ("lbrack", "paren", "fieldkey"):
+            self.state = {"lbrack": "between", "paren": "between", "fieldkey": "field"}[st]
+            if st == "paren":
+                self.triplet = 3
+            return
+        elif st in ("field", "bang"):
+            if ch == "\n":
+                self.state = "between"
+                self.line_start = True
+            return
+        self._between_char(ch)
+
+    def _close_note(self) -> None:
+        """The note is finished: may it take `>` or `-`; what must come next."""
+        in_triplet = self.triplet > 0
+        if in_triplet:
+            self.triplet -= 1
+        # only a plain pitched note takes `>` `<` or a tie after it
+        plain = not in_triplet and self.need is None and any(c in PITCHES for c in self.pitch)
+        self.last = (self.pitch, self.length, plain)
+        self.need = self.length if self.triplet else None
+        self.tie = None
+        self.pitch = self.length = ""
+        self.state = "between"
+
+    def _between_char(self, ch: str) -> None:
+        at_start = self.line_start
+        self.line_start = ch == "\n"
+        last, self.last = self.last, None
+        if ch in NOTE_CLASS or ch in "^_=":
+            self.state = "note" if ch in NOTE_CLASS else "acc"
+            self.pitch, self.length = ch, ""
+        elif ch == "|" or ch == ":":
+            self.state = "pipe" if ch == "|" else "colon"
+            return
+        elif ch == "[":
+            self.state = "lbrack"
+            return
+        elif ch == "(":
+            self.state = "paren"
+        elif ch == ">" or ch == "<":
+            self.need = last[1]
+        elif ch == "-":
+            self.tie = last[0]
+        elif at_start and ch.isalpha():
+            self.state = "fieldkey"
+            return
+        elif ch == "!":
+            self.state = "bang"
+            return
+        elif ch in " \n":
+            return                      # after_bar survives `|!\n[1`
+        self.after_bar = False
+
+    # -------------------------------------------------------------- masks
     def allowed_mask(self) -> "torch.Tensor | None":
-        bits = self._allowed_bits()
+        bits = self._allowed()
         if bits is None:
             return None
         if bits == 0:
@@ -77,107 +217,146 @@ class MeterConstraint:
             self._masks[bits] = mask
         return mask
 
-    # -------------------------------------------------------------- the rules
-    def _allowed_bits(self) -> int | None:
+    def _allowed(self) -> int | None:
         t = self.tracker
-        if t.mode != ad.BODY or t.bar is None or t.lost:
+        st = self.state
+        if t.mode != ad.BODY or t.bar is None or t.lost or st == "field":
             return None
-        lex = t.lex
-        if lex == ad.NOTE:
-            return self._note()   # may be overlong for now: `A3` can become `A3/4`
-        if t.fill > t.bar:
+        if self._fill() > t.bar and st != "note":
             return None   # already overlong (a fallback or the prompt): nothing to save
-        if lex == ad.BETWEEN:
-            return self._between(t.fill, t.after_bar)
-        if lex == ad.BAR:
-            return self._bar()
-        if lex == ad.ACC:
-            return self.LETTER | self.ACC
-        if lex == ad.TUPLET:
-            return self.NOTE      # we steer `(3` straight to its notes
-        if lex == ad.ENDING:
-            return self._between(t.fill, False)
-        if lex == ad.LBRACK:
-            # a chord if a note still fits, or an ending number
-            return (self.NOTE if t.fill < t.bar else 0) | self.ENDINGS
-        if lex == ad.PAREN:
-            # `(3` starts a tuplet only if a note can still come
-            return self._between(t.fill, False) | (self.DIGITS29 if t.fill < t.bar else 0)
-        return None
+        if st == "between":
+            return self._between()
+        if st == "note":
+            return self._note()
+        if st == "acc":
+            return self._bits(self.tie[1] if self.tie else PITCHES)
+        if st == "pipe":
+            return self._pipe()
+        if st == "lbrack":
+            return self._bits("2" if self.ending == 3 else "1")
+        return self.FIXED[st]
 
-    def _repeat_ok(self, fill: int) -> bool:
-        """May a `:|` close the bar now? (The section's first bar is replayed.)"""
-        t = self.tracker
-        first = t.sec_first
-        if fill == t.bar:
-            return first is None or first == t.bar
-        return first is not None and fill + first == t.bar
+    def _fill(self) -> int:
+        """Ticks in the current bar, carry included, the note being written too."""
+        return self.carry + self.tracker.seg
 
-    def _between(self, fill: int, after_bar: bool) -> int:
-        t = self.tracker
-        bar = t.bar
-        bits = self.OTHER
-        if bar - fill >= ad.TICKS // MAX_DEN:   # room for at least the shortest note
-            bits |= self.NOTE | self.PRE | self.LBRACK
-        if after_bar:
-            bits |= self.ENDINGS | self.LBRACK    # endings: `|1`, `[2`
-        repeat = self._repeat_ok(fill)
-        if fill == bar or fill == 0 or repeat or (t.first_bar and fill > 0) \
-                or fill + t.tune_pickup == bar:      # the last `|` of `|]`
-            bits |= self.PIPE
-        if repeat:
-            bits |= self.COLON
+    def _between(self) -> int:
+        bar, fill = self.tracker.bar, self._fill()
+        if self.ending == 3:
+            # `:|` closed ending 1: `[2` comes next (a line break may come first)
+            return self._bits("[") | (self._bits("!\n") if not self.line_start else 0)
+        if self.ending == 4:
+            return self._bits("!\n")   # after a short `|]`: only the end of the tune
+        if self.tie is not None:
+            bits = self._bits(self.tie[0]) if fill < bar else 0
+            return bits | self._bar_bits(soft=False)
+        if self.need is not None or self.triplet:
+            return self._bits(NOTE_CLASS | set("^_="))
+        bits = 0 if self.line_start else self._bits(" ")
+        if fill < bar:   # every length is a multiple of GRID: a note always fits
+            bits |= self._bits(NOTE_CLASS | set("^_="))
+            if fill + TICKS <= bar:      # a triplet of `/` notes at least
+                bits |= self._bits("(")
+        if self.last is not None and self.last[2]:
+            bits |= self._bits("-")
+            if self.last[1] in SHORT and fill + int(LENGTHS[self.last[1]] * TICKS) <= bar:
+                bits |= self._bits("><")
+        bits |= self._bar_bits(soft=True)
+        if self.after_bar:
+            if not self.line_start:
+                bits |= self._bits("!")
+            if fill == 0 and self.ending == 0 and self.replay.events:
+                bits |= self._bits("[")
+            if self.line_start:
+                bits |= self._bits("K")      # a key change: it changes no length
+        if not self.line_start or self.ending == 0:
+            bits |= self._bits("\n")   # a line break; a blank line ends the tune
         return bits
 
-    def _bar(self) -> int | None:
-        """After `|` or `:`, which next character still makes a right bar."""
+    def _plain_ok(self) -> bool:
+        """May a plain `|` close the bar now (full, or the tune's pickup)?"""
         t = self.tracker
-        fill, bar = t.fill, t.bar
-        text = t.bar_text
-        if text == ":":
-            return self.PIPE if self._repeat_ok(fill) else 0
-        if text != "|":
-            return None
-        bits = 0
-        if fill == bar or fill == 0:
-            bits |= self.PIPE | self.COLON        # `||`, `|:`
-        if fill == bar or self._repeat_ok(fill) or fill + t.tune_pickup == bar:
-            bits |= self.RBRACK                   # `|]`: the opening pickup may complete it
-        if fill == bar or fill == 0 or (t.first_bar and fill > 0):
-            # a single bar line: a fresh bar follows
-            bits |= self._between(0, True)
+        fill = self._fill()
+        ok = fill == t.bar or (not self.replay.events and 0 < fill < t.bar)
+        return ok and self.replay.bar_ok("|", t.seg, t.bar)
+
+    def _soft_ok(self, kind: str) -> bool:
+        """May `|]` or `:|` close the bar now? `|]` any bar (a short one ends
+        the tune unless it closes ending 2: abc2midi does not always carry a
+        short bar across `|]` when it replays a repeat); `:|` a
+        short one too (the section's pickup completes it), but only after a
+        section of at least one plain bar line."""
+        t = self.tracker
+        fill = self._fill()
+        if fill == 0 or fill > t.bar:
+            return False
+        if kind == ":|" and not self.section_bars:
+            return False
+        return self.replay.bar_ok(kind, t.seg, t.bar)
+
+    def _bar_bits(self, soft: bool) -> int:
+        """`|` if a bar line that starts with it fits here, `:` for `:|`."""
+        if self._fill() == 0 or self.triplet or self.need is not None:
+            return 0
+        bits = self._bits("|") if self._plain_ok() else 0
+        if soft:
+            if not bits and self._soft_ok("|]"):
+                bits |= self._bits("|")
+            if self.ending != 2 and self._soft_ok(":|"):
+                bits |= self._bits(":")
+        return bits
+
+    def _pipe(self) -> int:
+        """After `|`: `]` for `|]`, or what starts the bar after a plain `|`."""
+        bar = self.tracker.bar
+        if self.tie is not None:
+            return self._bits(self.tie[0]) if self._plain_ok() else 0
+        bits = self._bits("]") if self._soft_ok("|]") else 0
+        if self._plain_ok():
+            bits |= self._bits(" !\n" + "ABCDEFGabcdefgzx^_=")
+            if bar >= TICKS:
+                bits |= self._bits("(")
+            if self.ending == 0 and self.replay.events:
+                bits |= self._bits("[")
         return bits
 
     def _note(self) -> int:
         """After a note letter, octave mark or part of its length."""
-        t = self.tracker
-        bar, fill = t.bar, t.fill
-        base, stage = t.base, t.stage
-        num = t.num_s or 1
-        room = bar - t.start          # ticks left for this note
+        pitch, length = self.pitch, self.length
+        if self.tie is not None and pitch != self.tie:
+            # a tie lands on the same pitch, written the same way
+            return self._bits(self.tie[len(pitch)]) if self.tie.startswith(pitch) else 0
         bits = 0
-        if stage == 0 and t.octave_ok:
-            bits |= self.OCTAVE
-        if stage <= 1:
-            # another numerator digit: fits if it can still be divided by MAX_DEN
-            for d in range(10):
-                n = t.num_s * 10 + d
-                if 0 < n < 100 and base * n <= room * MAX_DEN:
-                    bits |= self.DIGIT[d]
-        if stage <= 2 and (2 if stage < 2 else t.den * 2) <= MAX_DEN \
-                and base * num <= room * MAX_DEN:
-            bits |= self.SLASH
-        if stage == 2 and t.den == 2:
-            # the denominator after one slash: `A/4`
-            for d in (2, 4, 8):   # abc2midi wants powers of two
-                if (base * num) % d == 0 and base * num // d <= room:
-                    bits |= self.DIGIT[d]
-        if fill <= bar:
-            # the note may end here: what may follow it
-            bits |= self._between(fill, False)
-            dur = fill - t.start
-            if fill + dur // 2 < bar:
-                bits |= self.GT
-            if dur > 0:
-                bits |= self.LT | self.TIE
+        if not length and self.tie is None:
+            marks = sum(1 for c in pitch if c in "',")
+            if marks < 2 and pitch[-1] not in "zx":
+                up = pitch[-1] in "abcdefg'"   # lower case goes up, upper case down
+                bits |= self._bits("'" if up else ",")
+        if self.need is not None:          # the length is given: spell it out
+            need = self.need
+            if length == need:
+                return bits | self._after_note_bits()
+            return bits | (self._bits(need[len(length)]) if need.startswith(length) else 0)
+        t = self.tracker
+        room = self.tracker.bar - (self._fill() - (t.fill - t.start))  # from the note's start
+        if self.triplet:
+            choices, room = SHORT, room // 2   # three notes of 2/3: twice the written length
+        else:
+            choices = LENGTHS
+        for c in "0123456789/":
+            p = length + c
+            fits = [LENGTHS[s] for s in choices if s.startswith(p)]
+            if fits and min(fits) * TICKS <= room:
+                bits |= self._bits(c)
+        if length in choices and LENGTHS[length] * TICKS <= room:
+            bits |= self._after_note_bits()
         return bits
+
+    def _after_note_bits(self) -> int:
+        """What may follow if the note ends here (computed as if it had)."""
+        saved = dict(self.__dict__)
+        self._close_note()
+        try:
+            return self._between()
+        finally:
+            self.__dict__.update(saved)
