@@ -48,7 +48,7 @@ PYTHON=${PYTHON:-python3}
 [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
 # PIP_CONSTRAINT (not -c) so that the pins reach isolated build environments too.
 export PIP_CONSTRAINT="$PWD/constraints.txt" PIP_DISABLE_PIP_VERSION_CHECK=1
-"$VENV/bin/pip" install --quiet -e '.[test]'
+"$VENV/bin/pip" install --quiet -e '.[test,comet]'
 # --no-deps: we only need its data/irish.abc, not TensorFlow, transformers, openai, gym...
 "$VENV/bin/pip" install --quiet --no-deps "$MITDEEPLEARNING"
 echo "$fingerprint" > "$VENV/.setup-done"
