@@ -45,6 +45,7 @@ class Replay:
         self.kinds: list[str] = []
         self.open_rep = True      # the tune's start counts as an open `|:`
         self.last_colon = None    # index of the last `:|`
+        self._trials: dict = {}   # bar_ok's answers, by what they depend on
         self._restart()
 
     def _restart(self) -> None:
@@ -61,6 +62,7 @@ class Replay:
         new.__dict__.update(self.__dict__)
         new.events, new.kinds = list(self.events), list(self.kinds)
         new.verdicts = dict(self.verdicts)
+        new._trials = {}
         return new
 
     def push(self, event: BarLine) -> None:
@@ -82,13 +84,19 @@ class Replay:
 
     def bar_ok(self, kind: str, seg: int, bar: int) -> bool:
         """Would a bar line `kind` after `seg` more ticks add no verdict?"""
-        if kind == "|" and not self.skipping:
-            # a plain bar line never jumps: decide without a copy
-            fill = self.fill + seg
+        fill = self.fill + seg
+        if kind in ("|", "|]") and not self.skipping:
+            # neither jumps: decide without a copy (a short `|]` carries on)
+            if kind == "|]" and fill < bar and self.barno > 0:
+                return True
             return fill == bar or fill == 0 or (self.passno != 2 and self.barno == 0)
-        trial = self.copy()
-        trial.push(BarLine(kind, -1, -1, seg, bar))
-        return len(trial.verdicts) == len(self.verdicts)
+        key = (len(self.events), kind, seg, bar)
+        ok = self._trials.get(key)
+        if ok is None:   # the answer only changes when a bar line is pushed
+            trial = self.copy()
+            trial.push(BarLine(kind, -1, -1, seg, bar))
+            ok = self._trials[key] = len(trial.verdicts) == len(self.verdicts)
+        return ok
 
     def _check(self, e: BarLine) -> None:
         if self.fill != e.bar and self.fill != 0 and (self.passno == 2 or self.barno != 0):

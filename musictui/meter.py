@@ -38,8 +38,28 @@ LENGTHS = {s: Fraction(s.partition("/")[0] or 1) / (Fraction(int(s.partition("/"
                      "/", "/2", "/4", "3/2", "3/4"]}
 LENGTHS["//"] = Fraction(1, 4)
 SHORT = ("", "/", "2")  # lengths a triplet or a broken pair may use
+LENGTH_TICKS = {s: int(v * TICKS) for s, v in LENGTHS.items()}
+
+
+def _next_chars(choices) -> dict[str, list[tuple[str, int]]]:
+    """For each prefix of a length in `choices`: the characters that may extend
+    it, each with the ticks of the shortest length it can still become."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for s in choices:
+        for i in range(len(s)):
+            out.setdefault(s[:i], [])
+    for p, nexts in out.items():
+        for c in "0123456789/":
+            fits = [LENGTH_TICKS[s] for s in choices if s.startswith(p + c)]
+            if fits:
+                nexts.append((c, min(fits)))
+    return out
+
+
+NEXT_ANY, NEXT_SHORT = _next_chars(LENGTHS), _next_chars(SHORT)
 PITCHES = frozenset("ABCDEFGabcdefg")
 NOTE_CLASS = PITCHES | frozenset("zx")  # what a note or rest starts with
+NOTE_START = NOTE_CLASS | frozenset("^_=")
 
 
 class MeterConstraint:
@@ -50,13 +70,19 @@ class MeterConstraint:
         self.index = {c: i for i, c in enumerate(self.vocab)}
         self.tracker = ad.AbcTracker(keep_events=True)
         self._masks: dict[int, torch.Tensor] = {}
+        self._bit_cache: dict = {}
         # states whose next character is fixed
         self.FIXED = {"colon": self._bits("|"), "paren": self._bits("3"), "bang": self._bits("\n"),
                       "fieldkey": self._bits(":"), "lbrack": 0}
         self.reset()
 
     def _bits(self, chars) -> int:
-        return sum(1 << self.index[c] for c in set(chars) if c in self.index)
+        """The vocabulary's bit set of `chars` (a string or a frozenset), cached."""
+        bits = self._bit_cache.get(chars)
+        if bits is None:
+            bits = sum(1 << self.index[c] for c in set(chars) if c in self.index)
+            self._bit_cache[chars] = bits
+        return bits
 
     def reset(self) -> None:
         self.tracker.reset()
@@ -76,6 +102,7 @@ class MeterConstraint:
         self.need = None        # the length the next note must be written with
         self.triplet = 0        # triplet notes still to come
         self.section_bars = 0   # plain bar lines since the last other one
+        self.ending_open = False  # `[1` came in a part no `:|` had closed before
         self.ending_carry = 0   # the carry where `[1` began: `[2` starts from it too
         self.line_start = True
 
@@ -116,12 +143,16 @@ class MeterConstraint:
             self.carry = self.replay.fill  # the bar as abc2midi will play it, repeats and all
         if kind == "[1":
             self.ending_carry = self.carry
+            self.ending_open = self.replay.open_rep
         if kind == "|":
             self.section_bars += 1
         elif kind[0] != "[":
             self.section_bars = 0
-        if kind == "|]" and fill != 0 and self.ending != 2:
-            self.ending = 4              # a short closing bar: the tune must end here
+        if kind == "|]" and fill != 0 and not (self.ending == 2 and self.ending_open):
+            # a short closing bar: the tune must end here. abc2midi carries it
+            # into the next part only after an ending of a part opened by the
+            # tune's start (elsewhere it may drop it when it replays a repeat)
+            self.ending = 4
         if kind == ":|" and self.ending == 1:
             self.ending = 3
         elif kind == "|]" and self.ending != 4:
@@ -251,15 +282,15 @@ class MeterConstraint:
             bits = self._bits(self.tie[0]) if fill < bar else 0
             return bits | self._bar_bits(soft=False)
         if self.need is not None or self.triplet:
-            return self._bits(NOTE_CLASS | set("^_="))
+            return self._bits(NOTE_START)
         bits = 0 if self.line_start else self._bits(" ")
         if fill < bar:   # every length is a multiple of GRID: a note always fits
-            bits |= self._bits(NOTE_CLASS | set("^_="))
+            bits |= self._bits(NOTE_START)
             if fill + TICKS <= bar:      # a triplet of `/` notes at least
                 bits |= self._bits("(")
         if self.last is not None and self.last[2]:
             bits |= self._bits("-")
-            if self.last[1] in SHORT and fill + int(LENGTHS[self.last[1]] * TICKS) <= bar:
+            if self.last[1] in SHORT and fill + LENGTH_TICKS[self.last[1]] <= bar:
                 bits |= self._bits("><")
         bits |= self._bar_bits(soft=True)
         if self.after_bar:
@@ -281,9 +312,8 @@ class MeterConstraint:
         return ok and self.replay.bar_ok("|", t.seg, t.bar)
 
     def _soft_ok(self, kind: str) -> bool:
-        """May `|]` or `:|` close the bar now? `|]` any bar (a short one ends
-        the tune unless it closes ending 2: abc2midi does not always carry a
-        short bar across `|]` when it replays a repeat); `:|` a
+        """May `|]` or `:|` close the bar now? `|]` any bar (a short one may
+        end the tune: see _on_bar); `:|` a
         short one too (the section's pickup completes it), but only after a
         section of at least one plain bar line."""
         t = self.tracker
@@ -340,15 +370,13 @@ class MeterConstraint:
         t = self.tracker
         room = self.tracker.bar - (self._fill() - (t.fill - t.start))  # from the note's start
         if self.triplet:
-            choices, room = SHORT, room // 2   # three notes of 2/3: twice the written length
+            choices, nexts, room = SHORT, NEXT_SHORT, room // 2  # three notes of 2/3 each
         else:
-            choices = LENGTHS
-        for c in "0123456789/":
-            p = length + c
-            fits = [LENGTHS[s] for s in choices if s.startswith(p)]
-            if fits and min(fits) * TICKS <= room:
+            choices, nexts = LENGTHS, NEXT_ANY
+        for c, shortest in nexts.get(length, ()):
+            if shortest <= room:
                 bits |= self._bits(c)
-        if length in choices and LENGTHS[length] * TICKS <= room:
+        if length in choices and LENGTH_TICKS[length] <= room:
             bits |= self._after_note_bits()
         return bits
 
