@@ -21,6 +21,7 @@ COMMANDS = {
     "play": "render an ABC tune if needed and play it",
     "evaluate": "measure how good a checkpoint's tunes are",
     "bench": "measure training and generation speed against the lab's loop",
+    "export": "write a weights-only copy of a checkpoint, to share or to ship",
 }
 
 
