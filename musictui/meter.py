@@ -300,8 +300,8 @@ class MeterConstraint:
                 bits |= self._bits("[")
             if self.line_start:
                 bits |= self._bits("K")      # a key change: it changes no length
-        if not self.line_start or self.ending == 0:
-            bits |= self._bits("\n")   # a line break; a blank line ends the tune
+        if not self.line_start or (self.ending == 0 and self.replay.events):
+            bits |= self._bits("\n")   # a line break; a blank line ends the tune (not an empty one)
         return bits
 
     def _plain_ok(self) -> bool:
