@@ -16,7 +16,6 @@ from textual.screen import Screen
 from textual.worker import Worker
 
 from musictui.app.screens.generate import GenerateScreen
-from musictui.app.screens.help import HelpScreen
 from musictui.app.screens.train import TrainScreen
 from musictui.errors import UserError
 
@@ -67,8 +66,11 @@ class MusicApp(App):
 
     # -- actions -----------------------------------------------------------------------------
 
+    def _help_is_open(self) -> bool:
+        return self.screen.id == "help"
+
     def _leave_help(self) -> None:
-        if isinstance(self.screen, HelpScreen):
+        if self._help_is_open():
             self.pop_screen()
 
     async def action_show(self, name: str) -> None:
@@ -91,10 +93,13 @@ class MusicApp(App):
             self.notify("Stopped.")
 
     def action_help(self) -> None:
-        if isinstance(self.screen, HelpScreen):
+        if self._help_is_open():
             self.pop_screen()
         else:
-            self.push_screen(HelpScreen())
+            # Imported here: its Markdown widget pulls in markdown-it, which the first frame can do without.
+            from musictui.app.screens.help import HelpScreen
+
+            self.push_screen(HelpScreen(id="help"))
 
     async def action_quit(self) -> None:
         """q and ctrl+q: stop training after its current step, save it, then leave."""

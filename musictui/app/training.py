@@ -45,7 +45,11 @@ def leave_a_core_for_the_ui() -> None:
     import torch
 
     if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        torch.set_num_threads(app_threads())
+
+
+def app_threads() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def evaluation_sample(trainer, seed: int = 0) -> str:
