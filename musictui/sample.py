@@ -32,7 +32,8 @@ class SampleSettings:
     seed: int | None = None         # the same checkpoint, settings and seed give the same characters
     max_length: int = 2000          # characters to sample at most (the prompt not counted)
     tunes: int | None = 1           # stop once this many tunes are complete (None: only max_length)
-    meter_aware: bool = False       # mask characters that would make a bar the wrong length
+    meter_aware: bool = True        # mask characters that would make a bar the wrong length (issue 8:
+                                    # 96% of tunes with every bar right, against 14% without)
 
     def check(self) -> None:
         if not self.temperature > 0:

@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+import torch
 
 from musictui.abc_replay import wrong_bars
 from musictui.sample import SampleSettings, Sampler, extract_tunes
@@ -53,12 +54,27 @@ def test_abc2midi_finds_no_wrong_bar_in_masked_tunes(masked_tunes):
         assert report.bars_ok, (tune, report.bar_warnings)
 
 
+def _plain_sample(sampler, prompt, seed, length):
+    """The plain sampler written out by hand: prime, then choose and step, no constraint anywhere."""
+    settings = SampleSettings(seed=seed, meter_aware=False)
+    generator = torch.Generator().manual_seed(seed)
+    logits, h, c = sampler.prime(torch.from_numpy(sampler.vocab.encode(prompt)).unsqueeze(0))
+    out = []
+    for _ in range(length):
+        idx = Sampler.choose(logits, settings, generator)
+        out.append(sampler.vocab.chars[int(idx[0])])
+        logits, h, c = sampler.step(idx, h, c)
+    return prompt + "".join(out)
+
+
 def test_switch_off_reproduces_the_plain_sampler(sampler):
     for seed in range(3):
-        plain = sampler.generate("X:1\n", SampleSettings(seed=seed, max_length=300, tunes=None))
-        off = sampler.generate("X:1\n", SampleSettings(seed=seed, max_length=300, tunes=None,
-                                                       meter_aware=False))
-        assert off == plain
+        off = sampler.generate("X:1\n", SampleSettings(seed=seed, max_length=300, tunes=None, meter_aware=False))
+        assert off == _plain_sample(sampler, "X:1\n", seed, 300)
+    # The switch is on by default, and once a header is complete it changes what is sampled.
+    header = "X:1\nT:A\nM:6/8\nL:1/8\nK:D\n"
+    assert any(sampler.generate(header, SampleSettings(seed=seed, max_length=300, tunes=None))
+               != _plain_sample(sampler, header, seed, 300) for seed in range(3))
 
 
 def test_switch_on_changes_what_a_plain_sample_gets_wrong(sampler):
@@ -67,7 +83,7 @@ def test_switch_on_changes_what_a_plain_sample_gets_wrong(sampler):
     prompt = PROMPTS[0]
     plain_wrong = 0
     for seed in range(6):
-        text = sampler.generate(prompt, SampleSettings(seed=seed, tunes=1, max_length=500))
+        text = sampler.generate(prompt, SampleSettings(seed=seed, tunes=1, max_length=500, meter_aware=False))
         verdicts = wrong_bars(text + "\n")
         plain_wrong += bool(verdicts)
     assert plain_wrong > 0

@@ -32,8 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, metavar="K")
     parser.add_argument("--top-p", type=_float_arg, metavar="P")
     parser.add_argument("--seed", type=int, metavar="S", help="same checkpoint, settings and seed: same tune")
-    parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=False,
-                        help="only allow characters that keep every bar the length its meter asks")
+    parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=True,
+                        help="only allow characters that keep every bar the length its meter asks "
+                             "(default: on; --no-meter-aware samples freely)")
     parser.add_argument("--out", type=Path, metavar="FILE.abc", help="save the complete tunes here")
     add_device_argument(parser)
 
