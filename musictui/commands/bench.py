@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chars", type=int, default=300, help="timed characters per generation round (default 300)")
     parser.add_argument("--batch", type=int, default=32, help="tunes side by side for batched generation (default 32)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept (default 2)")
+    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
+                        help="a lab-sized checkpoint to generate from (default: the shipped model if present, "
+                             "else random weights; speed of the plain sampler does not depend on them)")
 
 
 def cpu_name() -> str:
@@ -53,10 +56,15 @@ def run_reference(script: Path, mode: str, *args: str) -> float:
     return float(out.stdout.split()[-1])
 
 
-def our_generation(sampler, chars: int, warmup: int = 20) -> float:
+# A complete header, so that the meter-aware sampler has a meter to enforce from the first note.
+BENCH_PROMPT = "X:1\nT:Bench\nM:6/8\nL:1/8\nK:D Major\n"
+
+
+def our_generation(sampler, chars: int, meter_aware: bool = False, warmup: int = 20) -> float:
     from musictui.sample import SampleSettings
 
-    stream = sampler.stream("X", SampleSettings(seed=0, max_length=chars + warmup, tunes=None))
+    settings = SampleSettings(seed=0, max_length=chars + warmup, tunes=None, meter_aware=meter_aware)
+    stream = sampler.stream(BENCH_PROMPT, settings)
     for _ in range(warmup):
         next(stream)
     start = time.perf_counter()
@@ -67,9 +75,10 @@ def our_generation(sampler, chars: int, warmup: int = 20) -> float:
 def our_batched_generation(sampler, batch: int, chars: int) -> float:
     from musictui.sample import SampleSettings
 
-    sampler.generate_batch(batch, "X", SampleSettings(seed=0, max_length=5, tunes=None))  # warm-up
+    settings = SampleSettings(seed=0, max_length=chars, tunes=None, meter_aware=False)
+    sampler.generate_batch(batch, BENCH_PROMPT, SampleSettings(seed=0, max_length=5, tunes=None))  # warm-up
     start = time.perf_counter()
-    sampler.generate_batch(batch, "X", SampleSettings(seed=0, max_length=chars, tunes=None))
+    sampler.generate_batch(batch, BENCH_PROMPT, settings)
     return batch * chars / (time.perf_counter() - start)
 
 
@@ -92,10 +101,21 @@ def run(args: argparse.Namespace) -> int:
     from musictui.sample import Sampler
     from musictui.train import Trainer
 
+    from musictui.checkpoint import list_checkpoints
+    from musictui.commands.common import SHIPPED_DIR
+
     lab = PRESETS["lab"]
     corpus = load_corpus()
     torch.manual_seed(0)
-    sampler = Sampler(CharLSTM.from_config(len(corpus.vocab), lab), corpus.vocab)  # speed does not depend on training
+    shipped = list_checkpoints(SHIPPED_DIR)
+    model_path = args.checkpoint or (shipped[-1] if shipped else None)
+    if model_path:
+        sampler = Sampler.from_checkpoint(model_path)
+        if sampler.hidden_size != lab.hidden_size:
+            from musictui.errors import UserError
+            raise UserError(f"{model_path} is not lab-sized (hidden {sampler.hidden_size}): pass a lab checkpoint")
+    else:
+        sampler = Sampler(CharLSTM.from_config(len(corpus.vocab), lab), corpus.vocab)
     reference = find_reference(args.reference)
     sizes = ["--batch", str(lab.batch_size), "--seq", str(lab.seq_length),
              "--embedding", str(lab.embedding_dim), "--hidden", str(lab.hidden_size)]
@@ -110,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             if reference:
                 keep("ref_gen", run_reference(reference, "generate", "--chars", str(args.chars), *sizes[4:]))
             keep("gen", our_generation(sampler, args.chars))
+            keep("gen_meter_aware", our_generation(sampler, args.chars, meter_aware=True))
             keep("gen_batched", our_batched_generation(sampler, args.batch, max(args.chars // 2, 50)))
             if reference:
                 keep("ref_train", run_reference(reference, "train", "--steps", str(args.train_steps), *sizes))
@@ -123,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
         "sizes": {"embedding": lab.embedding_dim, "hidden": lab.hidden_size, "batch": lab.batch_size,
                   "seq": lab.seq_length, "vocab": len(corpus.vocab)},
         "gen_chars_per_s": round(best["gen"], 1),
+        "gen_meter_aware_chars_per_s": round(best["gen_meter_aware"], 1),
+        "meter_aware_speed_ratio": ratio("gen_meter_aware", "gen"),
+        "gen_model": str(model_path) if model_path else "random weights",
         "gen_batched_chars_per_s": round(best["gen_batched"], 1),
         "gen_batch": args.batch,
         "train_chars_per_s": round(best["train"], 1),
