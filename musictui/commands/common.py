@@ -21,6 +21,20 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
                         help="where the model runs (default: auto, the best one present)")
 
 
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
+                        help="a checkpoint, or a folder (its newest is used); default: the newest in "
+                             "./checkpoints, else the model that ships with musictui")
+
+
+def number(text: str) -> float:
+    """An argparse type: any float, with a plain message when it is not one."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+
+
 def positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:

@@ -5,25 +5,16 @@ import argparse
 import json
 from pathlib import Path
 
-from musictui.commands.common import add_corpus_argument, find_checkpoint, positive_int
+from musictui.commands.common import add_checkpoint_argument, add_corpus_argument, find_checkpoint, number, positive_int
 
 DEFAULT_TUNES = 100
 
 
-def _float_arg(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
-                        help="a checkpoint, or a folder (its newest is used); default: the newest in "
-                             "./checkpoints, else the model that ships with musictui")
+    add_checkpoint_argument(parser)
     parser.add_argument("--tunes", type=positive_int, default=DEFAULT_TUNES, metavar="N",
                         help=f"tunes to generate and measure (default {DEFAULT_TUNES})")
-    parser.add_argument("--temperature", type=_float_arg, default=1.0, metavar="T")
+    parser.add_argument("--temperature", type=number, default=1.0, metavar="T")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="same checkpoint, settings and seed: same tunes, same figures (default 0)")
     parser.add_argument("--length", type=positive_int, default=1500, metavar="N",

@@ -5,20 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from musictui.commands.common import add_device_argument, find_checkpoint, positive_int
-
-
-def _float_arg(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
+from musictui.commands.common import add_checkpoint_argument, add_device_argument, find_checkpoint, number, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, metavar="PATH",
-                        help="a checkpoint, or a folder (its newest is used); default: the newest in "
-                             "./checkpoints, else the model that ships with musictui")
+    add_checkpoint_argument(parser)
     parser.add_argument("--prompt", help="free ABC to start from (default: 'X:1' and a new line)")
     parser.add_argument("--title", help="T: field of the header prompt")
     parser.add_argument("--meter", help="M: field, e.g. 6/8")
@@ -28,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="characters to sample at most (default 2000)")
     parser.add_argument("--tunes", type=positive_int, default=1, metavar="N",
                         help="stop after N complete tunes (default 1)")
-    parser.add_argument("--temperature", type=_float_arg, default=1.0, metavar="T")
+    parser.add_argument("--temperature", type=number, default=1.0, metavar="T")
     parser.add_argument("--top-k", type=int, metavar="K")
-    parser.add_argument("--top-p", type=_float_arg, metavar="P")
+    parser.add_argument("--top-p", type=number, metavar="P")
     parser.add_argument("--seed", type=int, metavar="S", help="same checkpoint, settings and seed: same tune")
     parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=True,
                         help="only allow characters that keep every bar the length its meter asks "
