@@ -66,6 +66,12 @@ class MusicApp(App):
 
     # -- actions -----------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The key of the screen already shown does nothing there: leave it out of the footer,
+        # which is too narrow for every key at 110 columns.
+        return not (action == "show" and parameters and parameters[0] == self.screen.name)
+
+
     def _help_is_open(self) -> bool:
         return self.screen.id == "help"
 
@@ -84,6 +90,11 @@ class MusicApp(App):
     async def action_new_tune(self) -> None:
         await self.action_show("generate")
         self.generate_screen.new_tune()
+
+    async def action_toggle_meter_aware(self) -> None:
+        """From the command palette: show the generate screen, where the switch shows the change."""
+        await self.action_show("generate")
+        self.generate_screen.action_toggle_meter_aware()
 
     def action_replay(self) -> None:
         self.generate_screen.replay()
@@ -116,6 +127,8 @@ class MusicApp(App):
         yield SystemCommand("Start or pause training", "Space", self.action_toggle_training)
         yield SystemCommand("Save a checkpoint now", "c on the train screen", self.train_screen.action_save_checkpoint)
         yield SystemCommand("New tune", "Sample, render and play one (n)", self.action_new_tune)
+        yield SystemCommand("Meter-aware sampling on or off", "Keep every bar the length its meter asks (m)",
+                            lambda: self.run_action("toggle_meter_aware"))
         yield SystemCommand("Replay the tune", "r", self.action_replay)
         yield SystemCommand("Stop the sound", "s", self.action_stop_sound)
         yield SystemCommand("Save the tune", "As ABC, MIDI and WAV (w)", self.generate_screen.action_save_tune)

@@ -23,6 +23,7 @@ class Tune:
     text: str                      # the ABC, header included
     complete: bool                 # False when sampling stopped before the blank line that ends a tune
     source: str                    # which checkpoint wrote it, as shown to the user
+    meter_aware: bool = True       # sampled with the meter constraint (issue 8) or without
     wav_path: Path | None = None   # set once rendered
     report_text: str = ""          # abc2midi's report, as shown under the tune
 
@@ -33,25 +34,33 @@ class Tune:
 
     @property
     def label(self) -> str:
-        return f"{self.number}. {self.title}" + ("" if self.complete else " (unfinished)")
+        return (f"{self.number}. {self.title}" + ("" if self.meter_aware else " (meter-aware off)")
+                + ("" if self.complete else " (unfinished)"))
 
 
-def read_settings(temperature: str, seed: str, title: str, meter: str, key: str):
-    """The sampler's settings and header prompt from the screen's input texts, or a UserError."""
+def read_settings(temperature: str, seed: str, title: str, meter: str, key: str, top_k: str = "",
+                  top_p: str = "", meter_aware: bool = True):
+    """The sampler's settings and header prompt from the screen's input texts, or a UserError.
+    A blank field means the default: temperature 1.0, a random seed, no top-k or top-p cut."""
     from musictui.sample import SampleSettings, build_prompt
 
-    try:
-        temp = float(temperature) if temperature.strip() else 1.0
-    except ValueError:
-        raise UserError(f"temperature must be a number such as 0.8, not {temperature!r}") from None
-    try:
-        seed_value = int(seed) if seed.strip() else None
-    except ValueError:
-        raise UserError(f"the seed must be a whole number (or blank for a random one), not {seed!r}") from None
-    settings = SampleSettings(temperature=temp, seed=seed_value, max_length=MAX_TUNE_CHARS, tunes=1)
+    temp = _number(temperature, float, "temperature must be a number such as 0.8", 1.0)
+    seed_value = _number(seed, int, "the seed must be a whole number (or blank for a random one)")
+    k = _number(top_k, int, "top-k must be a whole number such as 10 (or blank for all characters)")
+    p = _number(top_p, float, "top-p must be a number such as 0.9 (or blank for no cut)")
+    settings = SampleSettings(temperature=temp, top_k=k, top_p=p, seed=seed_value, max_length=MAX_TUNE_CHARS,
+                              tunes=1, meter_aware=meter_aware)
     settings.check()
     prompt = build_prompt(title=title.strip() or None, meter=meter.strip() or None, key=key.strip() or None)
     return settings, prompt
+
+
+def _number(text: str, kind: type, problem: str, blank=None):
+    """`text` as an int or float, `blank` when empty, or a UserError saying `problem`."""
+    try:
+        return kind(text) if text.strip() else blank
+    except ValueError:
+        raise UserError(f"{problem}, not {text!r}") from None
 
 
 def first_tune(text: str) -> tuple[str, bool]:

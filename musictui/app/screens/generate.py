@@ -15,23 +15,30 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Log, OptionList, Select, Static
+from textual.widgets import Footer, Header, Input, Label, Log, OptionList, Select, Static, Switch
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from musictui.app.sources import SamplerCache, default_source, source_options
 from musictui.app.tunes import Tune
 
 WRITE_EVERY_S = 0.04  # characters are batched this long before one write to the Log
+FIELDS = ("temperature", "top_k", "top_p", "seed", "title", "meter", "key")  # the inputs read_settings takes
 
 
 class GenerateScreen(Screen):
-    """Checkpoint, temperature, seed and header on the left; the tune, its report and the list on the right."""
+    """Checkpoint, sampling settings and header on the left; the tune, its report and the list on the right."""
 
     BINDINGS = [
-        Binding("w", "save_tune", "Save ABC/MIDI/WAV"),
+        Binding("w", "save_tune", "Save"),
+        Binding("m", "toggle_meter_aware", "Meter-aware"),
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
+
+    # Sample with the meter constraint (issue 8): on by default, as in `musictui generate`. The
+    # switch on screen shows it; m, the switch and the command palette all change it.
+    meter_aware: reactive[bool] = reactive(True, init=False)
 
     class Chars(Message):
         def __init__(self, run: int, text: str) -> None:
@@ -44,9 +51,10 @@ class GenerateScreen(Screen):
             self.run, self.source = run, source
 
     class Finished(Message):
-        def __init__(self, run: int, text: str, chars: int, seconds: float) -> None:
+        def __init__(self, run: int, text: str, chars: int, seconds: float, meter_aware: bool) -> None:
             super().__init__()
             self.run, self.text, self.chars, self.seconds = run, text, chars, seconds
+            self.meter_aware = meter_aware  # the setting this tune was sampled with
 
     class Rendered(Message):
         def __init__(self, tune: Tune, report_text: str, wav_path: Path | None, playing: str) -> None:
@@ -74,6 +82,10 @@ class GenerateScreen(Screen):
                              value=self.source, allow_blank=False, compact=True, id="source")
                 for label, widget in (
                     ("Temperature", Input("1.0", type="number", compact=True, id="temperature")),
+                    ("Top-k", Input(placeholder="all", type="integer", compact=True, id="top_k")),
+                    ("Top-p", Input(placeholder="1.0", type="number", compact=True, id="top_p")),
+                    ("Meter-aware", Switch(self.meter_aware, animate=False, id="meter-aware",
+                                           tooltip="Keep every bar the length its meter asks (m)")),
                     ("Seed", Input(placeholder="random", type="integer", compact=True, id="seed")),
                     ("Title", Input(placeholder="the model's", compact=True, id="title")),
                     ("Meter", Input(placeholder="e.g. 6/8", compact=True, id="meter")),
@@ -82,13 +94,15 @@ class GenerateScreen(Screen):
                     with Horizontal(classes="field"):
                         yield Label(label, classes="field-label")
                         yield widget
+                        if isinstance(widget, Switch):  # in words too: the slider is only colour
+                            yield Label(self._on_off(), id="meter-aware-state")
                 yield Label("This session's tunes", classes="caption")
                 yield OptionList(id="tunes")
             with Vertical(id="tune-pane"):
                 yield Label("Press n for a new tune.", id="gen-status", markup=False)
                 yield Log(id="abc", max_lines=400)
                 yield Static("", id="report", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "generate"
@@ -96,6 +110,21 @@ class GenerateScreen(Screen):
 
     def action_leave_input(self) -> None:
         self.query_one("#abc", Log).focus()  # so single-letter keys are commands again
+
+    def action_toggle_meter_aware(self) -> None:
+        self.meter_aware = not self.meter_aware
+
+    def watch_meter_aware(self, meter_aware: bool) -> None:
+        if self.is_mounted:  # before the screen is first shown, compose reads the attribute
+            self.query_one("#meter-aware", Switch).value = meter_aware
+            self.query_one("#meter-aware-state", Label).update(self._on_off())
+
+    def _on_off(self) -> str:
+        return "on" if self.meter_aware else "off"
+
+    @on(Switch.Changed, "#meter-aware")
+    def _meter_aware_switched(self, event: Switch.Changed) -> None:
+        self.meter_aware = event.value
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -121,9 +150,9 @@ class GenerateScreen(Screen):
         from musictui.app.tunes import read_settings
         from musictui.errors import UserError
 
-        values = {name: self.query_one(f"#{name}", Input).value for name in ("temperature", "seed", "title", "meter", "key")}
+        values = {name: self.query_one(f"#{name}", Input).value for name in FIELDS}
         try:
-            settings, prompt = read_settings(**values)
+            settings, prompt = read_settings(**values, meter_aware=self.meter_aware)
         except UserError as error:
             self.notify(str(error), title="Settings", severity="error")
             return
@@ -157,7 +186,7 @@ class GenerateScreen(Screen):
         out.extend(pending)
         if pending:
             self.post_message(self.Chars(run, "".join(pending)))
-        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds))
+        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds, settings.meter_aware))
 
     def on_generate_screen_started(self, message: Started) -> None:
         if message.run == self._run:
@@ -175,11 +204,13 @@ class GenerateScreen(Screen):
             return
         self.last_rate = message.chars / message.seconds if message.seconds > 0 else None
         text, complete = first_tune(message.text)
-        tune = Tune(number=len(self.tunes) + 1, text=text, complete=complete, source=self._source_text)
+        tune = Tune(number=len(self.tunes) + 1, text=text, complete=complete, source=self._source_text,
+                    meter_aware=message.meter_aware)
         self.add(tune)
         rate = f" ({self.last_rate:,.0f} chars/s)" if self.last_rate else ""
+        meter = "" if tune.meter_aware else ", meter-aware off"
         self._status(f"Tune {tune.number}: {message.chars} characters in {message.seconds:.2f} s{rate} "
-                     f"from {tune.source}. Rendering…")
+                     f"from {tune.source}{meter}. Rendering…")
         self._render_and_play(tune)
 
     # -- rendering, playing, replaying, saving ----------------------------------------------

@@ -19,7 +19,8 @@ tunes and plays them.
 | `g` | the **generate** screen: stream a tune, render it, play it |
 | `space` | start, pause or resume training (it goes on while you generate) |
 | `c` | save a checkpoint now (train screen) |
-| `n` | a new tune, with the temperature, seed and header on the left |
+| `n` | a new tune, with the settings and header on the left |
+| `m` | meter-aware sampling on or off: on, every bar is the length its meter asks (generate screen) |
 | `r` | replay the current tune |
 | `s` | stop the sound |
 | `w` | save the current tune as ABC, MIDI and WAV (generate screen) |

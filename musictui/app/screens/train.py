@@ -106,7 +106,7 @@ class TrainScreen(Screen):
             yield Label("", id="progress-text", markup=False)
         yield Label("last checkpoint: none yet", id="checkpoint", markup=False)
         yield Static("(none yet: one appears at each evaluation)", id="sample", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = "train"
