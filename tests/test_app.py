@@ -1,9 +1,15 @@
-"""The app driven by Textual's Pilot: every key and screen, with a `tiny` model and a temporary folder."""
+"""The app driven by Textual's Pilot: every key and screen, with a `tiny` model and a temporary folder.
+
+No test depends on how fast the machine is. A key's effect is awaited (`wait_for`), never assumed
+done when `press` returns: a key can travel through several message queues, and `press` waits
+only for the first. A state that lasts only while a worker runs is held open by the test.
+"""
 from __future__ import annotations
 
 import asyncio
 import functools
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +44,15 @@ def notes(app) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+async def open_generate(pilot, app) -> GenerateScreen:
+    """Press g and wait until the generate screen is shown, with keys going to its tune."""
+    await pilot.press("g")
+    screen = app.generate_screen
+    await wait_for(pilot, lambda: app.screen is screen and app.focused is screen.query_one("#abc"),
+                   what="the generate screen")
+    return screen
+
+
 @pytest.fixture
 def run_dir(tmp_path, tiny_checkpoint) -> Path:
     """A checkpoint folder holding the session's trained tiny checkpoint (a finished 300-step run)."""
@@ -63,15 +78,34 @@ def no_sound(monkeypatch):
 
 
 @run_async
-async def test_first_frame_says_loading_then_the_run_is_ready(tmp_path):
+async def test_first_frame_says_loading_then_the_run_is_ready(tmp_path, monkeypatch):
+    from musictui.app import training
+
+    # The load is held until the test has seen the loading frame: with torch already imported,
+    # a tiny run loads in a blink, and the check would race it.
+    release = threading.Event()
+    build_trainer = training.build_trainer
+
+    def held_build_trainer(*args, **kwargs):
+        assert release.wait(60), "the test never released the load"
+        return build_trainer(*args, **kwargs)
+
+    monkeypatch.setattr(training, "build_trainer", held_build_trainer)
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
-        assert isinstance(app.screen, TrainScreen)
-        assert "Loading" in str(app.screen.query_one("#status").render())
+        try:
+            assert isinstance(app.screen, TrainScreen)
+            assert "Loading" in str(app.screen.query_one("#status").render())
+            await pilot.press("space")  # too early: said so, nothing breaks
+            await wait_for(pilot, lambda: any("Still loading" in m for m in notes(app)), what="the warning")
+            assert app.train_screen.state == "loading"
+        finally:
+            release.set()
         await wait_for(pilot, lambda: app.train_screen.state == "ready", what="the run to load")
         assert "space" in str(app.screen.query_one("#status").render())
         footer_keys = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
-        assert {"t", "g", "space", "n", "r", "s", "question_mark", "q", "c"} <= footer_keys
+        assert {"g", "space", "n", "r", "s", "question_mark", "q", "c"} <= footer_keys
+        assert "t" not in footer_keys  # the screen already shown: the footer has no room to spare
 
 
 @run_async
@@ -83,7 +117,7 @@ async def test_space_trains_and_pauses_c_saves_q_saves_then_quits(tmp_path):
         screen = app.train_screen
         await wait_for(pilot, lambda: screen.state == "ready")
         await pilot.press("space")
-        assert screen.state == "training"
+        await wait_for(pilot, lambda: screen.state == "training", what="training to start")
         await wait_for(pilot, lambda: len(screen.val_losses) >= 2, what="two evaluations")
         await wait_for(pilot, lambda: "X:" in str(screen.query_one("#sample").render()), what="a sample")
         assert len(screen.query_one("#train-loss").data) == len(screen.train_losses) > 10
@@ -113,12 +147,11 @@ async def test_training_goes_on_behind_the_generate_screen(tmp_path):
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny", overrides=dict(steps=100_000), autostart=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.train_screen.state == "training")
-        await pilot.press("g")
-        assert isinstance(app.screen, GenerateScreen)
+        await open_generate(pilot, app)
         step = app.train_screen.trainer.step
         await wait_for(pilot, lambda: app.train_screen.trainer.step > step + 10, what="steps behind the screen")
         await pilot.press("t")
-        assert isinstance(app.screen, TrainScreen)
+        await wait_for(pilot, lambda: app.screen is app.train_screen, what="the train screen")
         await pilot.press("space")
         await wait_for(pilot, lambda: app.train_screen.state == "paused")
 
@@ -127,8 +160,7 @@ async def test_training_goes_on_behind_the_generate_screen(tmp_path):
 async def test_n_streams_a_tune_renders_it_and_r_s_w_work(run_dir, tmp_path, no_sound):
     app = make_app(checkpoint_dir=run_dir, preset="tiny", tunes_dir=tmp_path / "tunes")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        screen = app.generate_screen
+        screen = await open_generate(pilot, app)
         assert screen.query_one("#source").value == "newest"  # the user's own run
         screen.query_one("#seed").value = "3"
         screen.query_one("#meter").value = "6/8"
@@ -158,8 +190,7 @@ async def test_n_streams_a_tune_renders_it_and_r_s_w_work(run_dir, tmp_path, no_
 async def test_the_same_seed_gives_the_same_tune_and_the_list_shows_each(run_dir, no_sound):
     app = make_app(checkpoint_dir=run_dir, preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
-        screen = app.generate_screen
-        await pilot.press("g")
+        screen = await open_generate(pilot, app)
         screen.query_one("#seed").value = "7"
         await pilot.press("n")
         await wait_for(pilot, lambda: len(screen.tunes) == 1)
@@ -175,25 +206,39 @@ async def test_the_same_seed_gives_the_same_tune_and_the_list_shows_each(run_dir
         assert tunes.option_count == 3
         tunes.focus()
         tunes.highlighted = 0
+        await wait_for(pilot, lambda: app.focused is tunes, what="the list to take the keys")
         await pilot.press("enter")  # pick tune 1: shown again (and replayed)
-        assert screen.current is screen.tunes[0]
+        await wait_for(pilot, lambda: screen.current is screen.tunes[0], what="tune 1 picked")
         assert "\n".join(screen.query_one("#abc").lines).startswith(screen.tunes[0].text)
 
 
 @run_async
-async def test_generating_from_the_live_training_weights_leaves_training_alone(tmp_path, no_sound):
+async def test_generating_from_the_live_training_weights_leaves_training_alone(tmp_path, no_sound, monkeypatch):
+    from musictui.sample import Sampler
+
+    sampled_models = []  # every model a Sampler is made for
+    sampler_init = Sampler.__init__
+
+    def spy(self, model, vocab):
+        sampled_models.append(model)
+        sampler_init(self, model, vocab)
+
+    monkeypatch.setattr(Sampler, "__init__", spy)
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny", overrides=dict(steps=100_000), autostart=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.train_screen.state == "training")
-        await pilot.press("g")
-        screen = app.generate_screen
+        screen = await open_generate(pilot, app)
         screen.query_one("#source").value = LIVE
-        step = app.train_screen.trainer.step
+        trainer = app.train_screen.trainer
+        step = trainer.step
         await pilot.press("n")
         await wait_for(pilot, lambda: screen.tunes, what="a tune from the live weights")
         assert screen.tunes[0].source.startswith("training weights at step")
-        assert app.train_screen.trainer.model.training  # the training model was never put in eval mode
-        assert app.train_screen.trainer.step > step
+        # Sampled from a copy: no model a Sampler was made for is, or shares memory with, the trained one.
+        trained = {p.data_ptr() for p in trainer.model.parameters()}
+        assert sampled_models and all(m is not trainer.model for m in sampled_models)
+        assert not any(p.data_ptr() in trained for m in sampled_models for p in m.parameters())
+        await wait_for(pilot, lambda: trainer.step > step, what="training to go on")
         await pilot.press("space")
         await wait_for(pilot, lambda: app.train_screen.state == "paused")
 
@@ -203,18 +248,23 @@ async def test_help_opens_and_closes_and_keys_move_between_screens(tmp_path):
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
         await pilot.press("question_mark")
-        assert isinstance(app.screen, TrainScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the help to close")
         await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
         await pilot.press("g")  # a screen key also leaves the help
-        assert isinstance(app.screen, GenerateScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, GenerateScreen), what="the generate screen")
+        app.generate_screen.query_one("#title").focus()
+        await wait_for(pilot, lambda: app.focused is app.generate_screen.query_one("#title"))
         await pilot.press("escape")  # leaving an input hands keys back to the app
+        await wait_for(pilot, lambda: app.focused is app.generate_screen.query_one("#abc"), what="the tune's focus")
         await pilot.press("t")
-        assert isinstance(app.screen, TrainScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the train screen")
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("Train screen", "Generate screen", "Start or pause training", "Save a checkpoint now",
-                       "New tune", "Replay the tune", "Stop the sound", "Save the tune"):
+                       "New tune", "Meter-aware sampling on or off", "Replay the tune", "Stop the sound",
+                       "Save the tune"):
             assert wanted in titles
         await pilot.press("ctrl+q")
     assert app.saved_on_quit is None  # nothing trained, nothing saved
@@ -224,14 +274,18 @@ async def test_help_opens_and_closes_and_keys_move_between_screens(tmp_path):
 async def test_typing_in_a_field_does_not_trigger_keys(run_dir):
     app = make_app(checkpoint_dir=run_dir, preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("g")
-        app.generate_screen.query_one("#title").focus()
-        await pilot.press("n", "g", "t", "q")
-        assert app.generate_screen.query_one("#title").value == "ngtq"
-        assert isinstance(app.screen, GenerateScreen) and not app.generate_screen.tunes
+        screen = await open_generate(pilot, app)
+        title = screen.query_one("#title")
+        title.focus()
+        await wait_for(pilot, lambda: app.focused is title, what="the title field")
+        await pilot.press("n", "g", "t", "m", "q")
+        await wait_for(pilot, lambda: title.value == "ngtmq", what="the typed title")
+        # Each key, in order, reached the field and did nothing else (n would have started a tune at once).
+        assert app.screen is screen and screen._run == 0 and not screen.tunes and screen.meter_aware
         await pilot.press("enter")  # submitting returns focus to the tune
+        await wait_for(pilot, lambda: app.focused is screen.query_one("#abc"), what="the tune's focus")
         await pilot.press("t")
-        assert isinstance(app.screen, TrainScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the train screen")
 
 
 @run_async
@@ -250,10 +304,19 @@ async def test_user_errors_become_notifications(tmp_path):
         await wait_for(pilot, lambda: any("not a readable checkpoint" in m for m in notes(app)))
         app.generate_screen.query_one("#temperature").value = "-1"
         await pilot.press("n")
-        assert any("temperature must be greater than 0" in m for m in notes(app))
-        await pilot.press("r")
-        await pilot.press("w")
-        assert any("No tune yet" in m for m in notes(app))
+        await wait_for(pilot, lambda: any("temperature must be greater than 0" in m for m in notes(app)))
+        app.generate_screen.query_one("#temperature").value = "1"
+        app.generate_screen.query_one("#top_k").value = "many"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any("top-k must be a whole number" in m for m in notes(app)))
+        app.generate_screen.query_one("#top_k").value = ""
+        app.generate_screen.query_one("#top_p").value = "1.5"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any("top-p must be in (0, 1]" in m for m in notes(app)))
+        for key in ("r", "w"):
+            app.clear_notifications()
+            await pilot.press(key)
+            await wait_for(pilot, lambda: any("No tune yet" in m for m in notes(app)), what=f"{key}'s warning")
 
 
 @run_async
@@ -267,7 +330,7 @@ async def test_histories_on_screen_stay_bounded(tmp_path):
         batch = [StepMetrics(step=i, total_steps=100_000, loss=2.0, chars_per_s=1000.0, elapsed_s=1.0,
                              eta_s=10.0, learning_rate=1e-3) for i in range(1, 5001)]
         screen.post_message(TrainScreen.Progress(batch))
-        await pilot.pause()
+        await wait_for(pilot, lambda: screen.train_losses and screen.train_losses[-1] == 2.0, what="the batch drawn")
         assert len(screen.train_losses) == TRAIN_POINTS
         assert len(screen.query_one("#train-loss").data) == TRAIN_POINTS
 
@@ -277,3 +340,58 @@ def test_the_commands_preset_names_are_the_models():
     from musictui.model import PRESETS
 
     assert sorted(PRESET_NAMES) == sorted(PRESETS)
+
+
+@run_async
+async def test_m_toggles_meter_aware_sampling_and_off_is_the_plain_sampler(run_dir, no_sound):
+    from musictui.app.tunes import MAX_TUNE_CHARS, first_tune
+    from musictui.sample import SampleSettings, Sampler
+
+    sampler = Sampler.from_checkpoint(next(run_dir.glob("*.safetensors")))
+
+    def expected(**settings) -> str:
+        """The tune the headless sampler writes with these settings, as the app keeps it."""
+        text = sampler.generate("X:1\nM:4/4\nK:D\n", SampleSettings(max_length=MAX_TUNE_CHARS, tunes=1, **settings))
+        return first_tune(text)[0]
+
+    app = make_app(checkpoint_dir=run_dir, preset="tiny")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_generate(pilot, app)
+        switch, state = screen.query_one("#meter-aware"), screen.query_one("#meter-aware-state")
+        assert screen.meter_aware and switch.value and str(state.render()) == "on"  # on by default
+        footer_keys = {b.binding.key for b in app.active_bindings.values() if b.binding.show}
+        assert {"m", "w", "t", "space", "n", "r", "s", "question_mark", "q"} <= footer_keys and "g" not in footer_keys
+
+        await pilot.press("m")
+        await wait_for(pilot, lambda: not screen.meter_aware and not switch.value, what="m to switch it off")
+        assert str(state.render()) == "off"
+        for field, value in (("seed", "5"), ("meter", "4/4"), ("key", "D")):  # a meter for it to keep
+            screen.query_one(f"#{field}").value = value
+        await pilot.press("n")
+        await wait_for(pilot, lambda: len(screen.tunes) == 1, what="a tune without the meter constraint")
+        off = screen.tunes[0]
+        assert not off.meter_aware and "(meter-aware off)" in off.label
+        assert off.text == expected(seed=5, meter_aware=False)
+
+        await pilot.press("m")
+        await wait_for(pilot, lambda: screen.meter_aware and switch.value, what="m to switch it on")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: len(screen.tunes) == 2, what="a meter-aware tune")
+        on = screen.tunes[1]
+        assert on.meter_aware and on.text == expected(seed=5, meter_aware=True)
+        assert on.text != off.text  # same seed and weights: the switch alone made the difference
+
+        switch.value = False  # the switch itself (a click) sets the same thing
+        await wait_for(pilot, lambda: not screen.meter_aware, what="the switch to be read")
+        screen.query_one("#top_k").value = "5"
+        screen.query_one("#top_p").value = "0.9"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: len(screen.tunes) == 3, what="a tune with top-k and top-p")
+        assert screen.tunes[2].text == expected(seed=5, meter_aware=False, top_k=5, top_p=0.9)
+
+        await pilot.press("t")
+        await wait_for(pilot, lambda: app.screen is app.train_screen, what="the train screen")
+        command = next(c for c in app.get_system_commands(app.screen) if c.title.startswith("Meter-aware"))
+        app.call_later(command.callback)  # as the palette runs it: shows the generate screen, switch flipped
+        await wait_for(pilot, lambda: app.screen is screen and screen.meter_aware and switch.value,
+                       what="the palette command")

@@ -81,6 +81,7 @@ def test_generate_screen(snap_compare, in_tmp, tiny_checkpoint):
         await until(pilot, lambda: app.train_screen.state == "done")
         await pilot.press("g")
         screen = app.generate_screen
+        await until(pilot, lambda: app.screen is screen and app.focused is screen.query_one("#abc"))
         screen.query_one("#seed").value = "42"
         screen.query_one("#key").value = "D"
         for number, text in ((1, TUNE.replace("Snapshot Reel", "First Try")), (2, TUNE)):

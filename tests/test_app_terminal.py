@@ -25,6 +25,24 @@ def screen(session: str) -> str:
     return tmux("capture-pane", "-p", "-t", session)
 
 
+def styled_row(session: str, marker: str, side: str) -> str:
+    """The first screen row holding `marker`, with its colours (escape codes), cut at the line
+    between the generate screen's controls and its tune: the `left` or `right` part."""
+    row = next(line for line in tmux("capture-pane", "-p", "-e", "-t", session).splitlines() if marker in line)
+    left, _, right = row.partition("▕")  # the controls' right border
+    return left if side == "left" else right
+
+
+def wait_until_changed(session: str, marker: str, side: str, before: str, timeout: float = 30.0) -> None:
+    """Wait until that part of the row looks different from `before`: focus has moved onto it or
+    off it (a focused widget is tinted). Compares with the screen's own earlier look, so no colour
+    is written down here."""
+    deadline = time.monotonic() + timeout
+    while styled_row(session, marker, side) == before:
+        assert time.monotonic() < deadline, f"the {marker!r} row never changed; the screen:\n{screen(session)}"
+        time.sleep(0.05)
+
+
 def wait_for_screen(session: str, text: str, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,9 +88,18 @@ def test_streamed_abc_appears_a_tune_is_rendered_and_q_leaves_nothing_behind(ses
 
     tmux("send-keys", "-t", name, "g")
     wait_for_screen(name, "This session's tunes")
-    for keys in (["BTab"], ["BTab"], ["-l", "D"], ["Enter"], ["n"]):  # back from the tune to Key; D; n
-        time.sleep(0.3)  # a person's pace: each key lands after the last one's effect
-        tmux("send-keys", "-t", name, *keys)
+    # Into the Key field, type D, back to the tune, n. A key goes to whichever widget has the focus
+    # when the app reads it, so each waits until the last one's effect is on screen.
+    key_field = styled_row(name, "Key", "left")
+    tmux("send-keys", "-t", name, "BTab")  # from the tune to the list of tunes,
+    tmux("send-keys", "-t", name, "BTab")  # then to Key (moves are relative: these two keep their order)
+    wait_until_changed(name, "Key", "left", key_field)
+    tune_border = styled_row(name, "╰", "right")  # the tune's bottom border, now not focused
+    tmux("send-keys", "-t", name, "-l", "D")
+    wait_for_screen(name, "Key         D")
+    tmux("send-keys", "-t", name, "Enter")  # submitting hands the focus back to the tune
+    wait_until_changed(name, "╰", "right", tune_border)
+    tmux("send-keys", "-t", name, "n")
     shown = wait_for_screen(name, "K:D")  # the header, then streamed characters
     assert "X:1" in shown
     shown = wait_for_screen(name, "abc2midi:", timeout=60)  # rendered: abc2midi's report is shown
