@@ -242,9 +242,10 @@ class Sampler:
         return [prompt + "".join(chars) for chars in out]
 
     def _constraint(self, prompt: str):
-        from musictui.meter import MeterConstraint  # only when asked for
+        from musictui.abc_header import AllOf, HeaderConstraint  # only when asked for
+        from musictui.meter import MeterConstraint
 
-        constraint = MeterConstraint(self.vocab.chars)
+        constraint = AllOf(HeaderConstraint(self.vocab.chars), MeterConstraint(self.vocab.chars))
         constraint.reset()
         for ch in prompt:
             constraint.feed(ch)
