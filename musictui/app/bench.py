@@ -8,7 +8,7 @@
    in turn; each press is timed from `send-keys` until `capture-pane` shows the other screen's
    title. Polling costs a few ms per look, so this too is an upper bound.
 3. Streaming: the characters per second of a tune streamed in the app (its worker's own count,
-   with the UI thread drawing every 40 ms batch) against `Sampler.stream` alone in a separate
+   with the UI thread drawing every 0.1 s batch) against `Sampler.stream` alone in a separate
    process: same checkpoint, seed and settings, so the very same characters.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The train screen: the model learns in a thread worker; the screen draws what the worker posts.
 
 The worker (toolong's shape) only loops over `Trainer.run()`, checks for cancellation between
-steps, and posts `Progress` messages, batching the steps of ~50 ms into one so a fast model cannot
+steps, and posts `Progress` messages, batching the steps of ~0.1 s into one so a fast model cannot
 flood the UI. Everything on screen is drawn here, on the UI thread, from those messages. The
 screen stays installed when the user switches away, so training goes on behind the generate screen.
 """
@@ -26,7 +26,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 TRAIN_POINTS = 600  # training losses kept for the sparkline (one per step): memory stays flat
 VAL_POINTS = 200    # validation losses kept (one per evaluation)
-POST_EVERY_S = 0.05  # the worker posts at most this often (and at once for evaluations, checkpoints)
+POST_EVERY_S = 0.1  # the worker posts at most this often (and at once for evaluations, checkpoints):
+                    # ~10 redraws a second, each holding the GIL the training thread needs too
 LOAD_AFTER_FIRST_FRAME_S = 0.1  # see on_mount
 
 STATES = {
