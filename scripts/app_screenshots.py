@@ -3,8 +3,8 @@
     .venv/bin/python scripts/app_screenshots.py [--checkpoint PATH]
 
 The train screen is a `tiny` run trained live for a few seconds in a temporary folder; the generate
-screen streams one tune (seed 7, key D) from the checkpoint given (default: the newest in
-./checkpoints, else the shipped model).
+screen streams one tune (seed 7, key D) from the shipped model, as a new user sees it, or from the
+checkpoint given.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 SIZE = (120, 36)
 
 
-async def shoot(checkpoint: Path) -> None:
+async def shoot(checkpoint: Path | None) -> None:
     from musictui.app.app import make_app
 
     with tempfile.TemporaryDirectory() as folder:
@@ -55,13 +55,10 @@ async def shoot(checkpoint: Path) -> None:
 
 
 def main() -> None:
-    from musictui.commands.common import find_checkpoint
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--checkpoint", type=Path, help="default: the shipped model")
     args = parser.parse_args()
-    checkpoint = find_checkpoint(args.checkpoint).resolve()
-    asyncio.run(shoot(checkpoint))
+    asyncio.run(shoot(args.checkpoint.resolve() if args.checkpoint else None))
     print(f"wrote {OUT / 'train.svg'} and {OUT / 'generate.svg'}")
 
 

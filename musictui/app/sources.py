@@ -61,7 +61,8 @@ class SamplerCache:
         key = (path, path.stat().st_mtime_ns)
         if key != self._key:
             self._sampler, self._key = Sampler.from_checkpoint(path), key
-        return self._sampler, str(path)
+        # The shipped model by its name: its full path is an install detail.
+        return self._sampler, f"the shipped model ({path.name})" if source == SHIPPED else str(path)
 
     def _resolve(self, source: str) -> Path:
         from musictui.checkpoint import list_checkpoints, newest_checkpoint
