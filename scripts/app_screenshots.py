@@ -3,7 +3,7 @@
     .venv/bin/python scripts/app_screenshots.py [--checkpoint PATH]
 
 The train screen is a `tiny` run trained live for a few seconds in a temporary folder; the generate
-screen streams one tune (seed 7, key D) from the shipped model, as a new user sees it, or from the
+screen streams one tune (seed 7, the model writing its own header) from the shipped model, as a new user sees it, or from the
 checkpoint given.
 """
 from __future__ import annotations
@@ -44,7 +44,6 @@ async def shoot(checkpoint: Path | None) -> None:
             await pilot.press("g")
             gen = app.generate_screen
             gen.query_one("#seed").value = "7"
-            gen.query_one("#key").value = "D"
             await pilot.press("n")
             while not gen.current or not gen.current.report_text:
                 await pilot.pause(0.1)
