@@ -349,8 +349,11 @@ def _move(source: Path, target: Path) -> None:
     """Put `source` at `target` whole: a reader never sees half a file (os.replace is atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    shutil.copyfile(source, partial)
-    os.replace(partial, target)
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)  # after a failed replace (target is a folder, say)
 
 
 def _wav_frames(path: Path) -> tuple[int, int]:
@@ -360,11 +363,6 @@ def _wav_frames(path: Path) -> tuple[int, int]:
             return wav.getnframes(), wav.getframerate()
     except (OSError, EOFError, wave.Error):
         return 0, 1
-
-
-def wav_duration(path: Path) -> float:
-    frames, rate = _wav_frames(path)
-    return frames / rate
 
 
 # ---------------------------------------------------------------------------------------------

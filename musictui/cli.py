@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"musictui: {error}", file=sys.stderr)
         return 1
+    except OSError as error:
+        # A path the user gave that cannot be written or read (a folder where a file should be,
+        # no permission, a full disk): one line naming it, as for every other user mistake.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"musictui: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Commands that have work to save catch this themselves; here there is nothing to lose.
         print("musictui: interrupted", file=sys.stderr)

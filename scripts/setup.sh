@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(abcmidi timidity fluid-soundfont-gm libasound2-dev)
+# sox (its `play` is the last fallback player) and tmux (the real-terminal test) are for the tests.
+DEB_PACKAGES=(abcmidi timidity fluid-soundfont-gm libasound2-dev sox tmux)
 VENV=.venv
 MITDEEPLEARNING=mitdeeplearning==0.7.5
 

@@ -18,6 +18,9 @@ def test_train_tiny_writes_checkpoints_and_reports(tmp_path):
     assert "step 50/60" in out.stdout  # a plain progress line per evaluation when not on a terminal
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == [
         "step-0000025.safetensors", "step-0000050.safetensors", "step-0000060.safetensors"]
+    # a new run in the same folder would overwrite this one's checkpoints: refused
+    fresh = musictui("train", "--preset", "tiny", "--steps", "60", "--checkpoint-dir", str(tmp_path))
+    assert fresh.returncode == 1 and "already holds a run" in fresh.stderr and "--resume" in fresh.stderr
     # --resume with the same --steps: nothing left to do
     again = musictui("train", "--resume", "--steps", "60", "--checkpoint-dir", str(tmp_path))
     assert again.returncode == 0 and "nothing to do" in again.stdout
@@ -55,6 +58,13 @@ def test_bad_input_is_one_line_and_non_zero(tmp_path):
         (["train", "--resume", "--checkpoint-dir", str(tmp_path / "empty")], "no checkpoint in"),
         (["train", "--resume", "--checkpoint-dir", str(tmp_path)], "not a readable checkpoint"),
     ]
+    (tmp_path / "afile").write_text("")
+    cases.append((["train", "--preset", "tiny", "--steps", "2", "--checkpoint-dir", str(tmp_path / "afile")], "afile"))
+    # options argparse refuses: its usage line, then the error, exit 2
+    for args, message in [(["train", "--dropout", "1.5"], "must be at least 0 and below 1"),
+                          (["train", "--lr-schedule", "cosin"], "choose constant or cosine")]:
+        out = musictui(*args)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
     for args, message in cases:
         out = musictui(*args)
         assert out.returncode == 1, (args, out.stdout, out.stderr)

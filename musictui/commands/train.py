@@ -10,8 +10,22 @@ import signal
 import threading
 from pathlib import Path
 
-from musictui.commands.common import DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument, positive_int
+from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument,
+                                     positive_float, positive_int)
 from musictui.model import PRESETS
+
+def lr_schedule(text: str) -> str:
+    if text not in ("constant", "cosine"):
+        raise argparse.ArgumentTypeError(f"choose constant or cosine, not {text!r}")
+    return text
+
+
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text}")
+    return value
+
 
 # Flags that override one Config field each: flag -> (field, type).
 OVERRIDES = {
@@ -19,9 +33,9 @@ OVERRIDES = {
     "--hidden-size": ("hidden_size", positive_int),
     "--batch-size": ("batch_size", positive_int),
     "--seq-length": ("seq_length", positive_int),
-    "--learning-rate": ("learning_rate", float),
-    "--lr-schedule": ("lr_schedule", str),
-    "--dropout": ("dropout", float),
+    "--learning-rate": ("learning_rate", positive_float),
+    "--lr-schedule": ("lr_schedule", lr_schedule),
+    "--dropout": ("dropout", probability),
     "--grad-clip": ("grad_clip", float),
     "--eval-every": ("eval_every", positive_int),
     "--checkpoint-every": ("checkpoint_every", positive_int),
@@ -51,8 +65,10 @@ def build_trainer(args: argparse.Namespace, device=None, ranks=None):
 
     `device` defaults to `--device`; `ranks` (torchrun's, process group joined) to one process.
     """
+    from musictui.checkpoint import list_checkpoints
     from musictui.data import load_corpus
     from musictui.distributed import SINGLE
+    from musictui.errors import UserError
     from musictui.model import resolve_device
     from musictui.train import Trainer
 
@@ -68,6 +84,11 @@ def build_trainer(args: argparse.Namespace, device=None, ranks=None):
             print(f"musictui: resuming keeps the run's own settings; ignoring {', '.join(ignored)}")
         config = ckpt.config.override(**{k: v for k, v in overrides.items() if k in RESUMABLE})
         return Trainer(corpus, config, args.checkpoint_dir, resume_from=ckpt, device=device, ranks=ranks)
+    existing = list_checkpoints(args.checkpoint_dir)
+    if existing:
+        # A new run would write its step-N files over those of the run already there.
+        raise UserError(f"{args.checkpoint_dir} already holds a run ({existing[-1].name}): continue it with "
+                        "--resume, or start a new one in another --checkpoint-dir")
     config = PRESETS[args.preset].override(**overrides)
     return Trainer(corpus, config, args.checkpoint_dir, device=device, ranks=ranks)
 
