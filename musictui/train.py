@@ -138,6 +138,15 @@ class Trainer:
         ckpt = self.checkpoint(with_training_state=False)
         return ckpt.build_model("cpu")
 
+    def sample_text(self, chars: int = 200, seed: int = 0) -> str:
+        """A short tune from a copy of the current weights (never the model being trained), to
+        show what the model has learned so far: the app and Comet show one at each evaluation."""
+        from musictui.sample import DEFAULT_PROMPT, SampleSettings, Sampler
+
+        sampler = Sampler(self.snapshot_model(), self.corpus.vocab)
+        settings = SampleSettings(temperature=0.8, seed=seed, max_length=chars, tunes=1)
+        return DEFAULT_PROMPT + "".join(sampler.stream(DEFAULT_PROMPT, settings))
+
     def save(self) -> Path:
         """Write a checkpoint of the current step; keep this run's `keep_last` newest ones.
 

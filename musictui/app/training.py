@@ -54,8 +54,4 @@ def app_threads() -> int:
 
 def evaluation_sample(trainer, seed: int = 0) -> str:
     """~200 characters from a copy of the current weights (never the model being trained)."""
-    from musictui.sample import DEFAULT_PROMPT, SampleSettings, Sampler
-
-    sampler = Sampler(trainer.snapshot_model(), trainer.corpus.vocab)
-    settings = SampleSettings(temperature=0.8, seed=seed, max_length=SAMPLE_CHARS, tunes=1)
-    return DEFAULT_PROMPT + "".join(sampler.stream(DEFAULT_PROMPT, settings))
+    return trainer.sample_text(SAMPLE_CHARS, seed)

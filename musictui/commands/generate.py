@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     settings = SampleSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                               max_length=args.length, tunes=args.tunes, meter_aware=args.meter_aware)
     settings.check()  # before loading anything: a bad option should not wait for torch
+    if args.out is not None and args.out.is_dir():
+        raise UserError(f"--out {args.out} is a folder: give a file, e.g. {args.out / 'tunes.abc'}")
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt)
     path = find_checkpoint(args.checkpoint)
     from musictui.model import resolve_device
@@ -47,19 +49,25 @@ def run(args: argparse.Namespace) -> int:
     sampler = Sampler.from_checkpoint(path, resolve_device(args.device), precision=args.precision)
     print(f"% musictui generate: {path}", file=sys.stderr)
 
+    sampler.vocab.encode(prompt)  # an unknown character is one clear line, before anything is written
     out = sys.stdout
     out.write(prompt)
     out.flush()
     text = [prompt]
-    for ch in sampler.stream(prompt, settings):
-        out.write(ch)
-        out.flush()  # a reader of the pipe sees each character as it is sampled
-        text.append(ch)
+    interrupted = False
+    try:
+        for ch in sampler.stream(prompt, settings):
+            out.write(ch)
+            out.flush()  # a reader of the pipe sees each character as it is sampled
+            text.append(ch)
+    except KeyboardInterrupt:
+        interrupted = True  # Ctrl+C: stop sampling, but keep (and save) the tunes already complete
     if not "".join(text).endswith("\n"):
         out.write("\n")
     tunes, unfinished = extract_tunes("".join(text))
     if unfinished is not None:
-        print(f"% the last tune was cut off at --length {args.length}: not counted as a tune", file=sys.stderr)
+        cause = "by Ctrl+C" if interrupted else f"at --length {args.length}"
+        print(f"% the last tune was cut off {cause}: not counted as a tune", file=sys.stderr)
     print(f"% {len(tunes)} complete tune(s)", file=sys.stderr)
     if args.out:
         if not tunes:
@@ -67,4 +75,4 @@ def run(args: argparse.Namespace) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n\n".join(tunes) + "\n", encoding="utf-8")
         print(f"% saved {len(tunes)} tune(s) to {args.out}", file=sys.stderr)
-    return 0
+    return 130 if interrupted else 0

@@ -178,7 +178,7 @@ def _train(args: argparse.Namespace, ranks, device) -> int:
                 if comet is not None:
                     comet.log_step(m)
                     if m.val_loss is not None:
-                        comet.log_text(_evaluation_sample(trainer), step=m.step)
+                        comet.log_text(trainer.sample_text(), step=m.step)
         if trainer.step < cfg.steps:  # stopped (here, or on another rank: all ranks stop together)
             path = trainer.save()
             console.print(f"Stopped at step {trainer.step}: saved {path}. Resume with `musictui train --resume"
@@ -209,15 +209,6 @@ def _start_comet(args: argparse.Namespace, trainer, ranks, device):
         "world_size": ranks.world_size, "resumed_at_step": trainer.step,
     })
     return comet
-
-
-def _evaluation_sample(trainer, chars: int = 200) -> str:
-    """A short tune from a copy of the current weights, for the experiment's text panel."""
-    from musictui.sample import DEFAULT_PROMPT, SampleSettings, Sampler
-
-    sampler = Sampler(trainer.snapshot_model(), trainer.corpus.vocab)
-    settings = SampleSettings(temperature=0.8, seed=0, max_length=chars, tunes=1)
-    return DEFAULT_PROMPT + "".join(sampler.stream(DEFAULT_PROMPT, settings))
 
 
 def _stop_on_first_ctrl_c(stop: threading.Event) -> None:
