@@ -40,6 +40,9 @@ class Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+# What may change when a run is resumed: anything else would make it another run.
+RESUMABLE = frozenset({"steps", "eval_every", "checkpoint_every"})
+
 PRESETS: dict[str, Config] = {
     # The lab's key parameters: embedding 256, LSTM 1024, batch 32, sequence 100, Adam 5e-3.
     "lab": Config(),

@@ -16,7 +16,7 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None, preset: str, device
     """
     from musictui.checkpoint import list_checkpoints, load_checkpoint
     from musictui.data import load_corpus
-    from musictui.model import PRESETS, resolve_device
+    from musictui.model import PRESETS, RESUMABLE, resolve_device
     from musictui.train import Trainer
 
     leave_a_core_for_the_ui()
@@ -24,8 +24,7 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None, preset: str, device
     found = list_checkpoints(checkpoint_dir)
     if found:
         ckpt = load_checkpoint(found[-1])
-        # Only how long to go on and how often to report may change on resume.
-        resumable = {k: v for k, v in (overrides or {}).items() if k in ("steps", "eval_every", "checkpoint_every")}
+        resumable = {k: v for k, v in (overrides or {}).items() if k in RESUMABLE}
         trainer = Trainer(corpus_data, ckpt.config.override(**resumable), checkpoint_dir,
                           resume_from=ckpt, device=resolve_device(device))
         note = f"resumed from {found[-1]} at step {trainer.step}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument,
                                      positive_float, positive_int)
-from musictui.model import PRESETS
+from musictui.model import PRESETS, RESUMABLE
 
 def lr_schedule(text: str) -> str:
     if text not in ("constant", "cosine"):
@@ -40,8 +40,6 @@ OVERRIDES = {
     "--eval-every": ("eval_every", positive_int),
     "--checkpoint-every": ("checkpoint_every", positive_int),
 }
-# What may change when a run is resumed: anything else would not be the same run.
-RESUMABLE = {"steps", "eval_every", "checkpoint_every"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
