@@ -182,7 +182,8 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
 
 def _check_shapes(ckpt: Checkpoint) -> None:
     """The weights must match the checkpoint's own vocabulary and config, before anyone uses them."""
-    expected = CharLSTM.from_config(len(ckpt.vocab), ckpt.config).state_dict()
+    with torch.device("meta"):  # shapes only: no memory, no random initialisation of the weights
+        expected = CharLSTM.from_config(len(ckpt.vocab), ckpt.config).state_dict()
     for name, tensor in expected.items():
         got = ckpt.model_state.get(name)
         if got is None:
