@@ -1,4 +1,4 @@
-"""The model that ships in checkpoints/shipped/: it loads, it is small, it writes a real tune."""
+"""The model that ships in musictui/shipped/ (package data): it loads, it is small, it writes a real tune."""
 from pathlib import Path
 
 import pytest

@@ -6,9 +6,7 @@ from pathlib import Path
 
 from musictui.errors import UserError
 
-DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
-# The model that ships with musictui, used when the user has trained none.
-SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "checkpoints" / "shipped"
+from musictui.runs import DEFAULT_CHECKPOINT_DIR, SHIPPED_DIR  # noqa: F401 (where the policy lives)
 
 
 def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
