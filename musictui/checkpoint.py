@@ -142,7 +142,9 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
     if not path.exists():
         raise UserError(f"checkpoint not found: {path}")
     if path.is_dir():
-        path = newest_checkpoint(path)
+        from musictui.runs import newest_checkpoint as newest  # the one "which checkpoint" policy
+
+        path = newest(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}

@@ -24,3 +24,9 @@ def test_the_app_and_its_command_import_without_torch():
     modules = loaded_after("import musictui.cli, musictui.commands.app, musictui.app.app")
     assert "textual" in modules
     assert "torch" not in modules
+
+
+def test_which_checkpoint_is_decided_without_torch():
+    # The app's first frame and --help consult the policy: it must not pull torch in.
+    modules = loaded_after("import musictui.runs, musictui.app.sources, musictui.commands.common")
+    assert "torch" not in modules

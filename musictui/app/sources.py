@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from musictui import runs
 from musictui.errors import UserError
 
 SHIPPED, NEWEST, LIVE = "shipped", "newest", "live"
-SUFFIX = ".safetensors"
-
-
-def _has_checkpoints(folder: Path) -> bool:
-    # A glob, not checkpoint.list_checkpoints: that module imports torch, and this runs in the first frame.
-    return folder.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in folder.glob(f"*{SUFFIX}"))
 
 
 def source_options(checkpoint_dir: Path, explicit: Path | None) -> list[tuple[str, str]]:
@@ -37,7 +32,7 @@ def default_source(checkpoint_dir: Path, explicit: Path | None) -> str:
     """The file given, else the user's own newest checkpoint, else the shipped model."""
     if explicit is not None:
         return f"path:{explicit}"
-    return NEWEST if _has_checkpoints(checkpoint_dir) else SHIPPED
+    return NEWEST if runs.list_checkpoints(checkpoint_dir) else SHIPPED  # runs imports no torch
 
 
 class SamplerCache:
@@ -65,22 +60,17 @@ class SamplerCache:
         return self._sampler, f"the shipped model ({path.name})" if source == SHIPPED else str(path)
 
     def _resolve(self, source: str) -> Path:
-        from musictui.checkpoint import list_checkpoints, newest_checkpoint
-        from musictui.commands.common import SHIPPED_DIR
-
+        # The same policy as the command line (musictui.runs); only the messages are the app's.
         if source.startswith("path:"):
-            path = Path(source[len("path:"):])
-            if not path.exists():
-                raise UserError(f"checkpoint not found: {path}")
-            return newest_checkpoint(path) if path.is_dir() else path
+            return runs.resolve_named(Path(source[len("path:"):]))
         if source == NEWEST:
-            found = list_checkpoints(self.checkpoint_dir)
+            found = runs.list_checkpoints(self.checkpoint_dir)
             if not found:
                 raise UserError(f"no checkpoint in {self.checkpoint_dir} yet: train (t, space) until one is "
                                 "saved (c saves now), or pick the shipped model")
             return found[-1]
-        found = list_checkpoints(SHIPPED_DIR)
-        if not found:
-            raise UserError(f"no shipped model in {SHIPPED_DIR}: train your own (t, space), then pick "
+        shipped = runs.shipped_checkpoint()
+        if shipped is None:
+            raise UserError(f"no shipped model in {runs.SHIPPED_DIR}: train your own (t, space), then pick "
                             f"'newest in {self.checkpoint_dir}/'")
-        return found[-1]
+        return shipped

@@ -101,14 +101,13 @@ def run(args: argparse.Namespace) -> int:
     from musictui.sample import Sampler
     from musictui.train import Trainer
 
-    from musictui.checkpoint import list_checkpoints
-    from musictui.commands.common import SHIPPED_DIR
+    from musictui.runs import resolve_named, shipped_checkpoint
 
     lab = PRESETS["lab"]
     corpus = load_corpus()
     torch.manual_seed(0)
-    shipped = list_checkpoints(SHIPPED_DIR)
-    model_path = args.checkpoint or (shipped[-1] if shipped else None)
+    # Not ./checkpoints: the bench needs lab-sized weights, and the user's own may be any size.
+    model_path = resolve_named(args.checkpoint) if args.checkpoint else shipped_checkpoint()
     if model_path:
         sampler = Sampler.from_checkpoint(model_path)
         if sampler.hidden_size != lab.hidden_size:

@@ -48,16 +48,8 @@ def positive_int(text: str) -> int:
 
 
 def find_checkpoint(path: Path | None) -> Path:
-    """The checkpoint to generate from: `path` itself, the newest in `path` if it is a folder,
-    else the newest in ./checkpoints, else the shipped model."""
-    from musictui.checkpoint import list_checkpoints, newest_checkpoint
+    """The checkpoint to generate from: the policy of musictui.runs.resolve (the file named, the
+    newest in a folder named, else the newest in ./checkpoints, else the shipped model)."""
+    from musictui.runs import resolve
 
-    if path is not None:
-        if not path.exists():
-            raise UserError(f"checkpoint not found: {path}")
-        return newest_checkpoint(path) if path.is_dir() else path
-    for folder in (DEFAULT_CHECKPOINT_DIR, SHIPPED_DIR):
-        found = list_checkpoints(folder)
-        if found:
-            return found[-1]
-    raise UserError("no checkpoint yet: train one with `musictui train`, or pass --checkpoint PATH")
+    return resolve(path)
