@@ -18,9 +18,19 @@ from musictui.errors import UserError
 
 CORPUS_PACKAGE = "mitdeeplearning"
 CORPUS_FILE = "mitdeeplearning/data/irish.abc"
+CORPUS_PIN = "mitdeeplearning==0.7.5"  # the version scripts/setup.sh installs; its irish.abc has 804 tunes
 TUNE_SEPARATOR = "\n\n"  # between tunes in the training text, so the model learns where one ends
 
 _TUNE_START = re.compile(r"^X:")
+
+
+def corpus_install_command(*extra: str) -> str:
+    """The exact command that installs the corpus into the Python running musictui. --no-deps:
+    pip cannot skip mitdeeplearning's TensorFlow through our metadata, and we need only its data."""
+    import shlex
+    import sys
+
+    return shlex.join([sys.executable, "-m", "pip", "install", "--no-deps", *extra, CORPUS_PIN])
 
 
 def default_corpus_path() -> Path:
@@ -30,14 +40,14 @@ def default_corpus_path() -> Path:
     except metadata.PackageNotFoundError:
         raise UserError(
             "the default corpus comes with the mitdeeplearning package, which is not installed: "
-            "run `make setup` (or `pip install --no-deps mitdeeplearning==0.7.5`), or pass --corpus PATH"
+            f"run `{corpus_install_command()}`, or pass --corpus PATH"
         ) from None
     for file in dist.files or []:
         if file.as_posix() == CORPUS_FILE:
             return Path(dist.locate_file(file))
     raise UserError(
         f"the installed mitdeeplearning package has no {CORPUS_FILE}: reinstall it "
-        "(`pip install --no-deps --force-reinstall mitdeeplearning==0.7.5`), or pass --corpus PATH"
+        f"(`{corpus_install_command('--force-reinstall')}`), or pass --corpus PATH"
     )
 
 

@@ -4,25 +4,35 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What musictui and its tests need, found where it is, not by asking one package manager:
+# a tool on PATH (however it was installed), or a file. Each names the Debian package that gives it.
 # sox (its `play` is the last fallback player) and tmux (the real-terminal test) are for the tests.
-DEB_PACKAGES=(abcmidi timidity fluid-soundfont-gm libasound2-dev sox tmux)
+NEEDS=(
+    "tool abc2midi abcmidi"
+    "tool timidity timidity"
+    "tool play sox"
+    "tool tmux tmux"
+    "file /usr/share/sounds/sf2/FluidR3_GM.sf2 fluid-soundfont-gm"  # the sound font audio.py asks for
+    "file /usr/include/alsa/asoundlib.h libasound2-dev"              # simpleaudio compiles against it
+)
 VENV=.venv
 MITDEEPLEARNING=mitdeeplearning==0.7.5
 
 missing=()
-if command -v dpkg-query >/dev/null 2>&1; then
-    for pkg in "${DEB_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-    done
-else
-    # Not Debian: look for the tools themselves, and ask the user to install their equivalents.
-    command -v abc2midi >/dev/null 2>&1 || missing+=(abcmidi)
-    command -v timidity >/dev/null 2>&1 || missing+=(timidity)
-fi
+for need in "${NEEDS[@]}"; do
+    read -r kind what pkg <<<"$need"
+    if [[ $kind == tool ]]; then
+        command -v "$what" >/dev/null 2>&1 || missing+=("$pkg")
+    elif [[ ! -e $what ]] && command -v apt-get >/dev/null 2>&1; then
+        # Files are asked for by their Debian path, so only where apt-get can put them there:
+        # elsewhere timidity plays with its own patches, and pip reports a missing ALSA header itself.
+        missing+=("$pkg")
+    fi
+done
 
 if ((${#missing[@]})); then
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "musictui setup: please install these packages with your system's package manager, then run make again: ${missing[*]}" >&2
+        echo "musictui setup: please install these (Debian names; tools must be on PATH) with your system's package manager, then run make again: ${missing[*]}" >&2
         exit 1
     fi
     if [[ $(id -u) -eq 0 ]]; then

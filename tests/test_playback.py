@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import wave
@@ -112,7 +113,7 @@ def test_without_simpleaudio_a_command_line_player_plays(tmp_path, tone):
     # sox's `play` is the one fallback installed here; a PATH holding only it proves it is used.
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    os.symlink("/usr/bin/play", bin_dir / "play")
+    os.symlink(shutil.which("play") or "play not on PATH", bin_dir / "play")  # sox, wherever it is
     seen, _ = run_player(tmp_path, NULL_DEVICE, tone, "no-simpleaudio", path=str(bin_dir))
     assert seen["backend"] == "play" and "error" not in seen, seen
     assert seen["ended"] and not seen["ended_playing"]
@@ -121,7 +122,7 @@ def test_without_simpleaudio_a_command_line_player_plays(tmp_path, tone):
 def test_command_line_player_without_a_device(tmp_path, tone):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    os.symlink("/usr/bin/play", bin_dir / "play")
+    os.symlink(shutil.which("play") or "play not on PATH", bin_dir / "play")  # sox, wherever it is
     seen, _ = run_player(tmp_path, NO_DEVICE, tone, "no-simpleaudio", path=str(bin_dir))
     assert seen["error"].startswith("no audio device") and str(tone) in seen["error"]
 
