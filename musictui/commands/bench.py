@@ -1,8 +1,9 @@
 """`musictui bench`: our training and generation speed beside the lab's loop, measured in one run.
 
-The reference is `shared/bench/lab_reference.py` (a plain re-implementation of the MIT lab's loops),
-run as a subprocess on the same sizes, interleaved with our own measurements so that both see the
-same machine. Prints one JSON object.
+The reference is `benchmarks/lab.py` in the repository (the MIT lab's training and generation loops
+as its notebook writes them), run as a subprocess on the same sizes, interleaved with our own
+measurements so that both see the same machine. Prints one JSON object. `make bench` runs it for
+the README's table.
 """
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-REFERENCE_CANDIDATES = [
-    Path(__file__).resolve().parents[3] / "shared" / "bench" / "lab_reference.py",  # beside the checkout
-    Path.cwd().parent / "shared" / "bench" / "lab_reference.py",
-]
+# In a clone (or an editable install) the lab's loops sit beside the package; a wheel has none.
+LAB_LOOPS = Path(__file__).resolve().parents[2] / "benchmarks" / "lab.py"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--reference", type=Path, metavar="PATH", help="the lab reference script "
-                        "(default: ../shared/bench/lab_reference.py)")
+    parser.add_argument("--reference", type=Path, metavar="PATH", help="the lab's loops "
+                        "(default: benchmarks/lab.py of the clone musictui runs from)")
+    parser.add_argument("--precision", choices=["int8", "fp32"], default="int8",
+                        help="recurrent weights of our batch-1 sampler, as in `musictui generate` (default int8)")
     parser.add_argument("--train-steps", type=int, default=5, help="timed training steps per round (default 5)")
     parser.add_argument("--chars", type=int, default=300, help="timed characters per generation round (default 300)")
     parser.add_argument("--batch", type=int, default=32, help="tunes side by side for batched generation (default 32)")
@@ -43,10 +44,12 @@ def cpu_name() -> str:
 
 
 def find_reference(path: Path | None) -> Path | None:
-    for candidate in ([path] if path else REFERENCE_CANDIDATES):
-        if candidate and candidate.is_file():
-            return candidate
-    return None
+    if path is not None:
+        if not path.is_file():
+            from musictui.errors import UserError
+            raise UserError(f"--reference {path}: no such file (the lab's loops are benchmarks/lab.py in a clone)")
+        return path
+    return LAB_LOOPS if LAB_LOOPS.is_file() else None
 
 
 def run_reference(script: Path, mode: str, *args: str) -> float:
@@ -103,19 +106,19 @@ def run(args: argparse.Namespace) -> int:
 
     from musictui.runs import resolve_named, shipped_checkpoint
 
+    reference = find_reference(args.reference)  # before the slow part: a wrong path fails at once
     lab = PRESETS["lab"]
     corpus = load_corpus()
     torch.manual_seed(0)
     # Not ./checkpoints: the bench needs lab-sized weights, and the user's own may be any size.
     model_path = resolve_named(args.checkpoint) if args.checkpoint else shipped_checkpoint()
     if model_path:
-        sampler = Sampler.from_checkpoint(model_path)
+        sampler = Sampler.from_checkpoint(model_path, precision=args.precision)
         if sampler.hidden_size != lab.hidden_size:
             from musictui.errors import UserError
             raise UserError(f"{model_path} is not lab-sized (hidden {sampler.hidden_size}): pass a lab checkpoint")
     else:
-        sampler = Sampler(CharLSTM.from_config(len(corpus.vocab), lab), corpus.vocab)
-    reference = find_reference(args.reference)
+        sampler = Sampler(CharLSTM.from_config(len(corpus.vocab), lab), corpus.vocab, args.precision)
     sizes = ["--batch", str(lab.batch_size), "--seq", str(lab.seq_length),
              "--embedding", str(lab.embedding_dim), "--hidden", str(lab.hidden_size)]
     best: dict[str, float] = {}
@@ -155,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "gen_ratio": ratio("gen", "ref_gen"),
         "gen_batched_ratio": ratio("gen_batched", "ref_gen"),
         "train_ratio": ratio("train", "ref_train"),
-        "reference": str(reference) if reference else "not found: pass --reference PATH",
+        "reference": str(reference) if reference else "not found (a wheel has no benchmarks/): pass --reference PATH",
         "rounds": args.rounds,
         "torch_threads": torch.get_num_threads(),
         "torch_version": torch.__version__,

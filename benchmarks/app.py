@@ -1,6 +1,6 @@
 """Benchmarks for the app (not tests): first frame, key latency while training, streaming speed.
 
-    .venv/bin/python -m musictui.app.bench [--checkpoint PATH] [--presses 40] [--launches 5]
+    .venv/bin/python benchmarks/app.py [--checkpoint PATH] [--presses 40] [--launches 5]
 
 1. First frame: launch `musictui` in a fresh tmux pane and poll `capture-pane` until the header
    is drawn. The time includes starting Python and tmux's own start-up: an upper bound.
