@@ -62,19 +62,19 @@ def run_dir(tmp_path, tiny_checkpoint) -> Path:
     return folder
 
 
+def alsa_default(monkeypatch, tmp_path, pcm: str) -> None:
+    """Point this process's ALSA at a default device of our choosing, as tests/test_playback.py does
+    through ~/.asoundrc. The app plays in this process, so the configuration file itself is swapped:
+    ALSA reads it again whenever ALSA_CONFIG_PATH names a different file (not when HOME changes)."""
+    config = tmp_path / f"alsa-{pcm.split()[3]}.conf"
+    config.write_text(pcm)
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(config))
+
+
 @pytest.fixture
-def no_sound(monkeypatch):
-    """Playing always finds no sound card (the normal case on servers), whatever this machine has."""
-    from musictui.playback import NoAudioDevice, Player
-
-    played = []
-
-    def play(self, wav_path):
-        played.append(Path(wav_path))
-        raise NoAudioDevice(Path(wav_path), "test: no sound card")
-
-    monkeypatch.setattr(Player, "play", play)
-    return played
+def null_sound(monkeypatch, tmp_path):
+    """Real playback (simpleaudio, libasound) into ALSA's null device: it plays with no sound card."""
+    alsa_default(monkeypatch, tmp_path, "pcm.!default { type null }\n")
 
 
 @run_async
@@ -157,7 +157,7 @@ async def test_training_goes_on_behind_the_generate_screen(tmp_path):
 
 
 @run_async
-async def test_n_streams_a_tune_renders_it_and_r_s_w_work(run_dir, tmp_path, no_sound):
+async def test_n_streams_a_tune_renders_it_and_r_s_w_work(run_dir, tmp_path, null_sound):
     app = make_app(checkpoint_dir=run_dir, preset="tiny", tunes_dir=tmp_path / "tunes")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_generate(pilot, app)
@@ -174,20 +174,38 @@ async def test_n_streams_a_tune_renders_it_and_r_s_w_work(run_dir, tmp_path, no_
         assert screen.last_rate and screen.last_rate > 0
         assert str(run_dir) in tune.source
         await wait_for(pilot, lambda: "abc2midi:" in str(screen.query_one("#report").render()), what="the report")
-        await wait_for(pilot, lambda: any("WAV is saved at" in m for m in notes(app)), what="no-sound message")
-        assert no_sound and no_sound[0].suffix == ".wav" and no_sound[0].exists()
+        await wait_for(pilot, lambda: app._playback is not None, what="playback")
+        first = app._playback
+        assert first.wav_path.suffix == ".wav" and first.wav_path.exists() and first.duration_s > 0
+        await wait_for(pilot, lambda: "playing (" in str(screen.query_one("#gen-status").render()), what="status")
+        assert not any("WAV is saved at" in m for m in notes(app))
 
-        await pilot.press("r")  # replay: the same WAV again
-        await wait_for(pilot, lambda: len(no_sound) == 2)
-        assert no_sound[1] == no_sound[0]
+        await pilot.press("r")  # replay: the same WAV again, from the start
+        await wait_for(pilot, lambda: app._playback not in (None, first), what="the replay")
+        second = app._playback
+        assert second.wav_path == first.wav_path and not first.is_playing()
         await pilot.press("s")
+        await wait_for(pilot, lambda: app._playback is None and not second.is_playing(), what="the stop")
+        assert second.elapsed_s < second.duration_s  # stopped by s, before the tune's end
         await pilot.press("w")
         await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob("tune-01-*"))) == 3, what="saved files")
         assert sorted(p.suffix for p in (tmp_path / "tunes").iterdir()) == [".abc", ".mid", ".wav"]
 
 
 @run_async
-async def test_the_same_seed_gives_the_same_tune_and_the_list_shows_each(run_dir, no_sound):
+async def test_with_no_sound_card_the_tune_says_where_its_wav_is(run_dir, tmp_path, monkeypatch):
+    alsa_default(monkeypatch, tmp_path, "pcm.!default { type hw card nosuchcard }\n")  # a card no machine has
+    app = make_app(checkpoint_dir=run_dir, preset="tiny")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_generate(pilot, app)
+        screen.query_one("#seed").value = "3"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: any("WAV is saved at" in m for m in notes(app)), what="no-sound message")
+        assert app._playback is None and screen.tunes[0].wav_path.exists()
+
+
+@run_async
+async def test_the_same_seed_gives_the_same_tune_and_the_list_shows_each(run_dir, null_sound):
     app = make_app(checkpoint_dir=run_dir, preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_generate(pilot, app)
@@ -213,7 +231,7 @@ async def test_the_same_seed_gives_the_same_tune_and_the_list_shows_each(run_dir
 
 
 @run_async
-async def test_generating_from_the_live_training_weights_leaves_training_alone(tmp_path, no_sound, monkeypatch):
+async def test_generating_from_the_live_training_weights_leaves_training_alone(tmp_path, null_sound, monkeypatch):
     from musictui.sample import Sampler
 
     sampled_models = []  # every model a Sampler is made for
@@ -343,7 +361,7 @@ def test_the_commands_preset_names_are_the_models():
 
 
 @run_async
-async def test_m_toggles_meter_aware_sampling_and_off_is_the_plain_sampler(run_dir, no_sound):
+async def test_m_toggles_meter_aware_sampling_and_off_is_the_plain_sampler(run_dir, null_sound):
     from musictui.app.tunes import MAX_TUNE_CHARS, first_tune
     from musictui.sample import SampleSettings, Sampler
 
