@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Log, OptionList, Select, Static, Switch
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from musictui.app.size import TOO_SMALL
 from musictui.app.sources import SamplerCache, default_source, source_options
 from musictui.app.tunes import Tune
 
@@ -77,11 +79,13 @@ class GenerateScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Label(TOO_SMALL, classes="too-small", markup=False)
         with Horizontal(id="generate-main"):
             with Vertical(id="controls"):
                 yield Label("Checkpoint", classes="caption")
-                yield Select(source_options(self.settings.checkpoint_dir, self.settings.generate_checkpoint),
-                             value=self.source, allow_blank=False, compact=True, id="source")
+                # Labels as Text: a folder named like rich markup ([red], [/oops]) shows as it is.
+                options = source_options(self.settings.checkpoint_dir, self.settings.generate_checkpoint)
+                yield Select([(Text(label), key) for label, key in options], value=self.source, allow_blank=False, compact=True, id="source")
                 for label, widget in (
                     ("Temperature", Input("1.0", type="number", compact=True, id="temperature")),
                     ("Top-k", Input(placeholder="all", type="integer", compact=True, id="top_k")),
@@ -260,7 +264,7 @@ class GenerateScreen(Screen):
     def add(self, tune: Tune) -> None:
         """Put a tune in this session's list and make it the current one."""
         self.tunes.append(tune)
-        self.query_one("#tunes", OptionList).add_option(tune.label)
+        self.query_one("#tunes", OptionList).add_option(Text(tune.label))  # a title may look like markup
         self.current = tune
 
     def show(self, tune: Tune) -> None:
@@ -284,4 +288,5 @@ class GenerateScreen(Screen):
         from musictui.app.tunes import save_tune
 
         paths = save_tune(tune, self.settings.tunes_dir)
-        self.app.call_from_thread(self.notify, "Saved " + ", ".join(str(p) for p in paths), title="Tune saved")
+        self.app.call_from_thread(self.notify, "Saved " + ", ".join(str(p) for p in paths), title="Tune saved",
+                                  markup=False)

@@ -24,6 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Sparkline, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from musictui.app.size import TOO_SMALL
+
 TRAIN_POINTS = 600  # training losses kept for the sparkline (one per step): memory stays flat
 VAL_POINTS = 200    # validation losses kept (one per evaluation)
 POST_EVERY_S = 0.1  # the worker posts at most this often (and at once for evaluations, checkpoints):
@@ -90,11 +92,16 @@ class TrainScreen(Screen):
         self._save_now = threading.Event()
         self._worker: Worker | None = None
         self._saved_step: int | None = None  # step of the last checkpoint written (by any thread)
+        # Every save the app asks for holds this: `c` twice, or `c` then `q`, used to run two saves
+        # of one run at once. The training loop's own periodic saves run in the training thread,
+        # which the quit path waits for before it saves.
+        self._save_lock = threading.Lock()
         self.train_losses: deque[float] = deque(maxlen=TRAIN_POINTS)
         self.val_losses: deque[float] = deque(maxlen=VAL_POINTS)
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Label(TOO_SMALL, classes="too-small", markup=False)
         yield Label(STATES["loading"], id="status")
         with Horizontal(id="train-top"):
             yield Static("step —\nloss —\nval loss —\nchars/s —\nlearning rate —", id="figures", markup=False)
@@ -145,7 +152,7 @@ class TrainScreen(Screen):
             self.query_one("#figures", Static).update(
                 f"step {trainer.step:,} / {trainer.config.steps:,}\nloss {trainer.train_losses[-1]:.3f}\n"
                 f"val loss {self._val_text()}\nchars/s —\nlearning rate {trainer.learning_rate(trainer.step):.1e}")
-        self.notify(message.note, title="Training run")
+        self.notify(message.note, title="Training run", markup=False)
         self.state = "done" if trainer.step >= trainer.config.steps else ("paused" if trainer.step else "ready")
         if self.settings.autostart and self.state == "ready":
             self.toggle_training()
@@ -188,8 +195,7 @@ class TrainScreen(Screen):
                 self._saved_step = metrics.step
             if self._save_now.is_set():
                 self._save_now.clear()
-                path = trainer.save()  # here, between two steps: the saved state is consistent
-                self._saved_step = trainer.step
+                path = self._save_locked()  # here, between two steps: the saved state is consistent
                 self.post_message(self.CheckpointSaved(path))
             now = time.monotonic()
             if metrics.val_loss is not None or metrics.checkpoint or now - last_post >= POST_EVERY_S:
@@ -206,14 +212,31 @@ class TrainScreen(Screen):
             self.notify("Nothing to save yet: the training run is still loading.", severity="warning")
         elif self.state in ("training", "pausing"):
             self._save_now.set()  # the training thread saves between two steps
+        elif self._save_lock.locked():
+            self.notify("Already saving a checkpoint…")
         else:
             self._save_idle()
 
     @work(thread=True, exit_on_error=False, group="save", name="saving a checkpoint")
     def _save_idle(self) -> None:
-        path = self.trainer.save()
-        self._saved_step = self.trainer.step
-        self.post_message(self.CheckpointSaved(path))
+        self.post_message(self.CheckpointSaved(self._save_locked()))
+
+    def _save_locked(self) -> Path:
+        """Save the run in its folder, one save at a time. Any thread."""
+        with self._save_lock:
+            path = self.trainer.save()
+            self._saved_step = self.trainer.step
+            return path
+
+    def save_to(self, folder: Path) -> Path:
+        """Save the run in another folder (quitting, when its own could not take it). Any thread.
+        The run's own folder and its checkpoints are left as they are."""
+        from musictui.app.training import save_run_to
+
+        with self._save_lock:
+            path = save_run_to(self.trainer, folder)
+            self._saved_step = self.trainer.step
+            return path
 
     @property
     def unsaved(self) -> bool:
@@ -227,10 +250,7 @@ class TrainScreen(Screen):
             await self._worker.wait()
         if not self.unsaved:
             return None
-        trainer = self.trainer
-        path = await asyncio.to_thread(trainer.save)
-        self._saved_step = trainer.step
-        return path
+        return await asyncio.to_thread(self._save_locked)
 
     # -- drawing what the worker posts -------------------------------------------------------
 
@@ -269,7 +289,7 @@ class TrainScreen(Screen):
 
     def on_train_screen_checkpoint_saved(self, message: CheckpointSaved) -> None:
         self._show_checkpoint(message.path)
-        self.notify(f"Saved {message.path}", title="Checkpoint")
+        self.notify(f"Saved {message.path}", title="Checkpoint", markup=False)
 
     def on_train_screen_stopped(self, message: Stopped) -> None:
         self.state = "done" if message.finished else "paused"
