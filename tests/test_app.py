@@ -24,6 +24,13 @@ from musictui.app.sources import LIVE
 SIZE = (110, 34)
 
 
+@pytest.fixture(autouse=True)
+def _own_tune_book(tmp_path, monkeypatch):
+    """Every app here keeps its tunes in a book of its own, never in the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+
 def run_async(test):
     """Run an async test with asyncio.run (the project has no pytest-asyncio)."""
     @functools.wraps(test)

@@ -17,6 +17,13 @@ from tests.test_app import SIZE, notes, open_generate, run_async, wait_for
 TRAINING = dict(steps=100_000, eval_every=1000, checkpoint_every=100_000)
 
 
+@pytest.fixture(autouse=True)
+def _own_tune_book(tmp_path, monkeypatch):
+    """Every app here keeps its tunes in a book of its own, never in the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+
 @pytest.fixture
 def full_disk(tmp_path):
     """A 4 MiB tmpfs, unmounted afterwards; skipped where mounting is not allowed (no root, a

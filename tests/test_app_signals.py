@@ -30,7 +30,8 @@ def test_a_signal_while_training_saves_the_step_and_restores_the_terminal(tmp_pa
     command = (f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -c {shlex.quote(app)}; "
                "echo $? > status; sleep 60")
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
-                   check=True, env={**os.environ, "TERM": "xterm-256color"}, timeout=10)
+                   check=True, env={**os.environ, "TERM": "xterm-256color",
+                                                  "XDG_DATA_HOME": str(tmp_path / "xdg-data")}, timeout=10)
     try:
         shell = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
         wait_for_screen(name, "press space to start training")

@@ -19,6 +19,13 @@ from musictui.app.tunes import Tune
 
 SIZE = (110, 34)
 
+
+@pytest.fixture(autouse=True)
+def _own_tune_book(tmp_path, monkeypatch):
+    """Every app here keeps its tunes in a book of its own, never in the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 TUNE = """X:1
 T:The Snapshot Reel
 M:4/4

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker
 
+from musictui.app.screens.book import BookScreen
 from musictui.app.screens.generate import GenerateScreen
 from musictui.app.screens.save_elsewhere import SaveElsewhereScreen
 from musictui.app.screens.train import TrainScreen
@@ -35,6 +36,13 @@ class AppSettings:
     tunes_dir: Path = Path("tunes")             # where `w` saves a tune's ABC, MIDI and WAV
     overrides: dict = field(default_factory=dict)  # Config fields for a new run (steps, eval_every…)
     autostart: bool = False                     # start training as soon as the run is loaded
+    tunebook: Path | None = None                # the tune book's file (None: $XDG_DATA_HOME/musictui/tunes.db)
+
+    def __post_init__(self) -> None:
+        if self.tunebook is None:
+            from musictui.tunebook import default_path
+
+            self.tunebook = default_path()
 
 
 def plain(text: str) -> Text:
@@ -52,6 +60,7 @@ class MusicApp(App):
     BINDINGS = [
         Binding("t", "show('train')", "Train"),
         Binding("g", "show('generate')", "Generate"),
+        Binding("b", "show('book')", "Tune book"),
         Binding("space", "toggle_training", "Start/pause"),
         Binding("n", "new_tune", "New tune"),
         Binding("r", "replay", "Replay"),
@@ -65,6 +74,7 @@ class MusicApp(App):
         self.settings = settings
         self.train_screen = TrainScreen(settings)
         self.generate_screen = GenerateScreen(settings)
+        self.book_screen = BookScreen(settings)
         self._player = None
         self._playback = None
         self._player_lock = threading.Lock()
@@ -85,6 +95,7 @@ class MusicApp(App):
                 pass
         self.install_screen(self.train_screen, "train")
         self.install_screen(self.generate_screen, "generate")
+        self.install_screen(self.book_screen, "book")
         self.push_screen("train")
 
     # -- actions -----------------------------------------------------------------------------
@@ -187,6 +198,7 @@ class MusicApp(App):
         yield from super().get_system_commands(screen)
         yield SystemCommand("Train screen", "Loss curves, progress, samples (t)", lambda: self.run_action("show('train')"))
         yield SystemCommand("Generate screen", "Stream, render and play tunes (g)", lambda: self.run_action("show('generate')"))
+        yield SystemCommand("Tune book", "Every tune kept: search, star, replay, save (b)", lambda: self.run_action("show('book')"))
         yield SystemCommand("Start or pause training", "Space", self.action_toggle_training)
         yield SystemCommand("Save a checkpoint now", "c on the train screen", self.train_screen.action_save_checkpoint)
         yield SystemCommand("New tune", "Sample, render and play one (n)", self.action_new_tune)
@@ -238,9 +250,11 @@ class MusicApp(App):
 
 def make_app(checkpoint_dir: Path | str = "checkpoints", corpus: Path | str | None = None, preset: str = "small",
              generate_checkpoint: Path | str | None = None, device: str = "auto",
-             tunes_dir: Path | str = "tunes", overrides: dict | None = None, autostart: bool = False) -> MusicApp:
+             tunes_dir: Path | str = "tunes", overrides: dict | None = None, autostart: bool = False,
+             tunebook: Path | str | None = None) -> MusicApp:
     """The app, configured: the command line and the tests both build it here."""
     return MusicApp(AppSettings(
         checkpoint_dir=Path(checkpoint_dir), corpus=Path(corpus) if corpus else None, preset=preset,
         device=device, generate_checkpoint=Path(generate_checkpoint) if generate_checkpoint else None,
-        tunes_dir=Path(tunes_dir), overrides=dict(overrides or {}), autostart=autostart))
+        tunes_dir=Path(tunes_dir), overrides=dict(overrides or {}), autostart=autostart,
+        tunebook=Path(tunebook) if tunebook else None))

@@ -55,10 +55,11 @@ class GenerateScreen(Screen):
             self.run, self.source = run, source
 
     class Finished(Message):
-        def __init__(self, run: int, text: str, chars: int, seconds: float, meter_aware: bool) -> None:
+        def __init__(self, run: int, text: str, chars: int, seconds: float, settings) -> None:
             super().__init__()
             self.run, self.text, self.chars, self.seconds = run, text, chars, seconds
-            self.meter_aware = meter_aware  # the setting this tune was sampled with
+            self.settings = settings  # the SampleSettings this tune was sampled with (kept in the book)
+            self.meter_aware = settings.meter_aware
 
     class Rendered(Message):
         def __init__(self, tune: Tune, report_text: str, wav_path: Path | None, playing: str) -> None:
@@ -192,7 +193,7 @@ class GenerateScreen(Screen):
         out.extend(pending)
         if pending:
             self.post_message(self.Chars(run, "".join(pending)))
-        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds, settings.meter_aware))
+        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds, settings))
 
     def on_generate_screen_started(self, message: Started) -> None:
         if message.run == self._run:
@@ -213,11 +214,22 @@ class GenerateScreen(Screen):
         tune = Tune(number=len(self.tunes) + 1, text=text, complete=complete, source=self._source_text,
                     meter_aware=message.meter_aware)
         self.add(tune)
+        self._keep(tune, message.settings)
         rate = f" ({self.last_rate:,.0f} chars/s)" if self.last_rate else ""
         meter = "" if tune.meter_aware else ", meter-aware off"
         self._status(f"Tune {tune.number}: {message.chars} characters in {message.seconds:.2f} s{rate} "
                      f"from {tune.source}{meter}. Rendering…")
         self._render_and_play(tune)
+
+    @work(thread=True, exit_on_error=False, group="keep", name="keeping the tune in the tune book")
+    def _keep(self, tune: Tune, settings) -> None:
+        """Every tune made here goes into the tune book (b), unfinished ones too: they are the
+        user's, and the book's list says which."""
+        from dataclasses import asdict
+
+        from musictui.tunebook import TuneBook
+
+        TuneBook(self.settings.tunebook).add(tune.text, tune.source, asdict(settings), settings.seed)
 
     # -- rendering, playing, replaying, saving ----------------------------------------------
 
