@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # sox (its `play` is the last fallback player) and tmux (the real-terminal test) are for the tests.
-DEB_PACKAGES=(abcmidi timidity fluid-soundfont-gm libasound2-dev sox tmux)
+DEB_PACKAGES=(abcmidi timidity fluid-soundfont-gm libasound2-dev sox tmux abcm2ps)
 VENV=.venv
 MITDEEPLEARNING=mitdeeplearning==0.7.5
 

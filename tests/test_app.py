@@ -189,8 +189,9 @@ async def test_n_streams_a_tune_renders_it_and_r_s_w_work(run_dir, tmp_path, no_
         assert no_sound[1] == no_sound[0]
         await pilot.press("s")
         await pilot.press("w")
-        await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob("tune-01-*"))) == 3, what="saved files")
-        assert sorted(p.suffix for p in (tmp_path / "tunes").iterdir()) == [".abc", ".mid", ".wav"]
+        await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob("tune-01-*"))) == 4, what="saved files")
+        assert sorted(p.suffix for p in (tmp_path / "tunes").iterdir()) == [".abc", ".mid", ".svg", ".wav"]
+        assert "<svg" in next((tmp_path / "tunes").glob("*.svg")).read_text()  # the score, by abcm2ps
 
 
 @run_async

@@ -51,7 +51,7 @@ async def test_tunes_made_in_the_app_are_kept_and_the_book_screen_finds_stars_pl
         await wait_for(pilot, lambda: len(no_sound) >= 3, what="the replay")  # 2 plays after n, then r
         await pilot.press("w")
         stem = f"book-{book.tunes[0].id:04d}-snowy-reel"
-        await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob(stem + ".*"))) == 3, what="saved files")
+        await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob(stem + ".*"))) == 4, what="saved files")
         assert (tmp_path / "tunes" / f"{stem}.abc").read_text().rstrip() == book.tunes[0].abc.rstrip()
         await pilot.press("g")
         await wait_for(pilot, lambda: app.screen is app.generate_screen)

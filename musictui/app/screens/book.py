@@ -87,7 +87,7 @@ class BookScreen(Screen):
         which = ("starred " if self.starred_only else "") + ("tune" if len(self.tunes) == 1 else "tunes")
         self.query_one("#book-status", Label).update(
             f"{len(self.tunes)} {which} in {self.settings.tunebook}. Enter or r plays, * stars, f starred only, "
-            "w saves, / searches.")
+            "w saves (ABC, MIDI, WAV, score), / searches.")
         if self.tunes:
             ids = [t.id for t in self.tunes]
             options.highlighted = ids.index(highlighted.id) if highlighted and highlighted.id in ids else 0
@@ -176,9 +176,11 @@ class BookScreen(Screen):
     @work(thread=True, exit_on_error=False, group="book-export", name="saving a kept tune")
     def _export(self, tune) -> None:
         from musictui.app.tunes import slug
+        from musictui.score import render_svg
         from musictui.tunebook import export
 
         stem = self.settings.tunes_dir / f"book-{tune.id:04d}-{slug(tune.title)}"
         # Saved again, the same tune makes the same files: overwriting them loses nothing.
         paths = [export(tune, stem.with_suffix(suffix), force=True) for suffix in (".abc", ".mid", ".wav")]
+        paths.append(render_svg(tune.abc, stem.with_suffix(".svg")).svg_path)
         self.app.call_from_thread(self.notify, "Saved " + ", ".join(map(str, paths)), title="Tune saved", markup=False)

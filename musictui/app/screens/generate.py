@@ -298,7 +298,13 @@ class GenerateScreen(Screen):
     @work(thread=True, exit_on_error=False, group="save-tune", name="saving the tune")
     def _save(self, tune: Tune) -> None:
         from musictui.app.tunes import save_tune
+        from musictui.score import ScoreError, render_svg
 
         paths = save_tune(tune, self.settings.tunes_dir)
-        self.app.call_from_thread(self.notify, "Saved " + ", ".join(str(p) for p in paths), title="Tune saved",
-                                  markup=False)
+        try:
+            paths.append(render_svg(tune.text, paths[0].with_suffix(".svg")).svg_path)  # the score, by abcm2ps
+            no_score = ""
+        except ScoreError as error:  # the sound files are saved all the same: say so, and why no score
+            no_score = f"; no score: {error}"
+        self.app.call_from_thread(self.notify, "Saved " + ", ".join(str(p) for p in paths) + no_score,
+                                  title="Tune saved", markup=False)
