@@ -127,7 +127,8 @@ async def test_space_trains_and_pauses_c_saves_q_saves_then_quits(tmp_path):
         await wait_for(pilot, lambda: screen.state == "training", what="training to start")
         await wait_for(pilot, lambda: len(screen.val_losses) >= 2, what="two evaluations")
         await wait_for(pilot, lambda: "X:" in str(screen.query_one("#sample").render()), what="a sample")
-        assert len(screen.query_one("#train-loss").data) == len(screen.train_losses) > 10
+        assert len(screen.train_losses) > 10 and screen.train_losses[-1][0] == screen.train_losses[-2][0] + 1
+        await wait_for(pilot, lambda: len(screen.query_one("#chart")._datasets) >= 2, what="the chart's lines")
         assert "step" in str(screen.query_one("#progress-text").render())
         assert "left" in str(screen.query_one("#progress-text").render())
 
@@ -338,9 +339,12 @@ async def test_histories_on_screen_stay_bounded(tmp_path):
         batch = [StepMetrics(step=i, total_steps=100_000, loss=2.0, chars_per_s=1000.0, elapsed_s=1.0,
                              eta_s=10.0, learning_rate=1e-3) for i in range(1, 5001)]
         screen.post_message(TrainScreen.Progress(batch))
-        await wait_for(pilot, lambda: screen.train_losses and screen.train_losses[-1] == 2.0, what="the batch drawn")
-        assert len(screen.train_losses) == TRAIN_POINTS
-        assert len(screen.query_one("#train-loss").data) == TRAIN_POINTS
+        await wait_for(pilot, lambda: screen.train_losses and screen.train_losses[-1] == (5000, 2.0),
+                       what="the batch drawn")
+        assert TRAIN_POINTS <= len(screen.train_losses) <= 2 * TRAIN_POINTS
+        assert screen.train_losses[0] == (1, 2.0)  # the chart still spans the run from its first step
+        await wait_for(pilot, lambda: screen.query_one("#chart")._datasets, what="the chart")
+        assert max(screen.query_one("#chart")._datasets[0].x) == 5000
 
 
 def test_the_commands_preset_names_are_the_models():

@@ -10,24 +10,24 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import deque
 from pathlib import Path
-from statistics import mean
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ProgressBar, Sparkline, Static
+from textual.widgets import Footer, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from musictui.app.size import TOO_SMALL
+from musictui.app.widgets.loss_chart import History, LossChart
 
-TRAIN_POINTS = 600  # training losses kept for the sparkline (one per step): memory stays flat
-VAL_POINTS = 200    # validation losses kept (one per evaluation)
+TRAIN_POINTS = 600  # the chart keeps 600 to 1200 training losses of the whole run, thinned as it grows
+VAL_POINTS = 200    # validation losses, likewise
+CHART_EVERY_S = 0.5  # the chart is redrawn at most this often: its canvas costs the UI thread a few ms
 POST_EVERY_S = 0.1  # the worker posts at most this often (and at once for evaluations, checkpoints):
                     # ~10 redraws a second, each holding the GIL the training thread needs too
 LOAD_AFTER_FIRST_FRAME_S = 0.1  # see on_mount
@@ -53,9 +53,10 @@ def _duration(seconds: float) -> str:
 
 
 class TrainScreen(Screen):
-    """Sparklines of the losses, the current figures, progress, the last checkpoint, a sample."""
+    """A chart of the losses, the current figures, progress, the last checkpoint, a sample."""
 
-    BINDINGS = [Binding("c", "save_checkpoint", "Save checkpoint")]
+    BINDINGS = [Binding("c", "save_checkpoint", "Save checkpoint"),
+                Binding("l", "toggle_log", "Log scale")]
 
     state: reactive[str] = reactive("loading")
 
@@ -96,20 +97,18 @@ class TrainScreen(Screen):
         # of one run at once. The training loop's own periodic saves run in the training thread,
         # which the quit path waits for before it saves.
         self._save_lock = threading.Lock()
-        self.train_losses: deque[float] = deque(maxlen=TRAIN_POINTS)
-        self.val_losses: deque[float] = deque(maxlen=VAL_POINTS)
+        self.train_losses = History(TRAIN_POINTS)  # (step, loss)
+        self.val_losses = History(VAL_POINTS)      # (step, loss)
+        self._chart_stale = False
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label(TOO_SMALL, classes="too-small", markup=False)
         yield Label(STATES["loading"], id="status")
         with Horizontal(id="train-top"):
-            yield Static("step —\nloss —\nval loss —\nchars/s —\nlearning rate —", id="figures", markup=False)
-            with Vertical(id="curves"):
-                yield Label("training loss, every step (each bar the mean of its steps)", classes="caption")
-                yield Sparkline([], summary_function=mean, id="train-loss")
-                yield Label("validation loss, every evaluation", id="val-caption", classes="caption")
-                yield Sparkline([], summary_function=mean, id="val-loss")
+            yield Static("step —\nloss —\nval loss —\nchars/s —\nleft —\nlearning rate —", id="figures",
+                         markup=False)
+            yield LossChart(id="chart")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=1, show_eta=False, id="progress")  # a total: no animation
             yield Label("", id="progress-text", markup=False)
@@ -126,6 +125,7 @@ class TrainScreen(Screen):
         # instead of 0.75 s on a busy 2-core machine). The frame is composed by the first refresh and
         # written out by Textual's writer thread just after, hence the short wait.
         self.call_after_refresh(self.set_timer, LOAD_AFTER_FIRST_FRAME_S, self._load)
+        self.set_interval(CHART_EVERY_S, self._draw_chart_if_stale)
 
     def watch_state(self, state: str) -> None:
         self.query_one("#status", Label).update(STATES[state])
@@ -143,15 +143,15 @@ class TrainScreen(Screen):
     def on_train_screen_ready(self, message: Ready) -> None:
         trainer = self.trainer = message.trainer
         self._saved_step = trainer.step if trainer.step else None
-        self.train_losses.extend(trainer.train_losses[-TRAIN_POINTS:])
-        self.val_losses.extend(loss for _, loss in trainer.val_losses[-VAL_POINTS:])
+        self.train_losses.extend(enumerate(trainer.train_losses, start=1))
+        self.val_losses.extend(trainer.val_losses)
         self._draw_curves()
         self.query_one("#progress", ProgressBar).update(total=trainer.config.steps, progress=trainer.step)
         self.query_one("#progress-text", Label).update(f"step {trainer.step:,} of {trainer.config.steps:,}")
         if trainer.train_losses:
             self.query_one("#figures", Static).update(
                 f"step {trainer.step:,} / {trainer.config.steps:,}\nloss {trainer.train_losses[-1]:.3f}\n"
-                f"val loss {self._val_text()}\nchars/s —\nlearning rate {trainer.learning_rate(trainer.step):.1e}")
+                f"val loss {self._val_text()}\nchars/s —\nleft —\nlearning rate {trainer.learning_rate(trainer.step):.1e}")
         self.notify(message.note, title="Training run", markup=False)
         self.state = "done" if trainer.step >= trainer.config.steps else ("paused" if trainer.step else "ready")
         if self.settings.autostart and self.state == "ready":
@@ -256,10 +256,10 @@ class TrainScreen(Screen):
 
     def on_train_screen_progress(self, message: Progress) -> None:
         metrics = message.metrics
-        self.train_losses.extend(m.loss for m in metrics)
+        self.train_losses.extend((m.step, m.loss) for m in metrics)
         for m in metrics:
             if m.val_loss is not None:
-                self.val_losses.append(m.val_loss)
+                self.val_losses.extend([(m.step, m.val_loss)])
                 self._sample(m.step)
             if m.checkpoint:
                 self._show_checkpoint(m.checkpoint)
@@ -267,21 +267,32 @@ class TrainScreen(Screen):
         self._draw_figures(metrics[-1])
 
     def _draw_curves(self) -> None:
-        # Sparkline redraws when it is given a new sequence, so assign a fresh list each time.
-        self.query_one("#train-loss", Sparkline).data = list(self.train_losses)
-        self.query_one("#val-loss", Sparkline).data = list(self.val_losses)
+        self._chart_stale = True  # drawn by the next tick of _draw_chart_if_stale
+
+    def _draw_chart_if_stale(self) -> None:
+        if self._chart_stale and self.is_current:  # behind another screen, nothing to see
+            self._chart_stale = False
+            self.query_one("#chart", LossChart).draw(self.train_losses.points, self.val_losses.points)
+
+    def on_screen_resume(self) -> None:
+        self._draw_chart_if_stale()
+
+    def action_toggle_log(self) -> None:
+        self.query_one("#chart", LossChart).toggle_log()
+        self._chart_stale = True
+        self._draw_chart_if_stale()
 
     def _draw_figures(self, m) -> None:
         self.query_one("#figures", Static).update(
             f"step {m.step:,} / {m.total_steps:,}\nloss {m.loss:.3f}\nval loss {self._val_text()}\n"
-            f"chars/s {m.chars_per_s:,.0f}\nlearning rate {m.learning_rate:.1e}")
+            f"chars/s {m.chars_per_s:,.0f}\nleft {_duration(m.eta_s)}\nlearning rate {m.learning_rate:.1e}")
         self.query_one("#progress", ProgressBar).update(total=m.total_steps, progress=m.step)
         self.query_one("#progress-text", Label).update(
             f"step {m.step:,} of {m.total_steps:,} · {_duration(m.eta_s)} left")
 
     def _val_text(self) -> str:
         best = self.trainer.best_val_loss if self.trainer else None
-        last = f"{self.val_losses[-1]:.3f}" if self.val_losses else "—"
+        last = f"{self.val_losses[-1][1]:.3f}" if self.val_losses else "—"
         return last + (f" (best {best:.3f})" if best is not None else "")
 
     def _show_checkpoint(self, path: Path) -> None:

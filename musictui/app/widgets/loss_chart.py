@@ -1,0 +1,83 @@
+"""The train screen's chart: training and validation loss against the step, on one plot with axes.
+
+Drawn with textual-plot (a native Textual widget on a high-resolution character canvas, maintained,
+no plotting library underneath). It has no log axis of its own, so the log view plots log10 of the
+loss and labels the ticks with the losses themselves. Redrawing the canvas costs the UI thread a few
+milliseconds, so the screen redraws the chart at most a few times a second (see train.py).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from textual_plot import HiResMode, NumericAxisFormatter, PlotWidget
+
+
+class History:
+    """(step, loss) pairs of the whole run in bounded memory: past `limit * 2` points every other
+    one is dropped, so the chart always spans the run from its first step, ever more thinly."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.points: list[tuple[int, float]] = []
+
+    def extend(self, points) -> None:
+        self.points.extend(points)
+        while len(self.points) > 2 * self.limit:
+            last = self.points[-1]
+            self.points = self.points[::2]
+            if self.points[-1] != last:
+                self.points.append(last)  # the newest point always stays
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __bool__(self) -> bool:
+        return bool(self.points)
+
+    def __getitem__(self, index):
+        return self.points[index]
+
+
+class LogLabels(NumericAxisFormatter):
+    """Ticks placed on log10(loss), labelled with the loss itself."""
+
+    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
+        return [f"{10 ** t:.3g}" for t in ticks]
+
+
+class LossChart(PlotWidget):
+    """Call `draw(train, val)` with (step, loss) pairs; `log_scale` switches the y axis."""
+
+    can_focus = False  # its own keys (pan, zoom, r to reset) would take the app's
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(allow_pan_and_zoom=False, **kwargs)
+        self.log_scale = False
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_xlabel("step")
+        self._label_y()
+
+    def _label_y(self) -> None:
+        # Labels of one length: the canvas leaves a longer label's tail on screen when it changes.
+        self.set_ylabel("loss, log" if self.log_scale else "loss, lin")
+        self.set_y_formatter(LogLabels() if self.log_scale else NumericAxisFormatter())
+
+    def toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        self._label_y()
+
+    def draw(self, train: Sequence[tuple[int, float]], val: Sequence[tuple[int, float]]) -> None:
+        self.clear()
+        y = (lambda v: math.log10(v) if v > 0 else float("nan")) if self.log_scale else float
+        if train:
+            self.plot([s for s, _ in train], [y(v) for _, v in train], line_style="bright_blue",
+                      hires_mode=HiResMode.BRAILLE, label="training")
+        if val:
+            self.plot([s for s, _ in val], [y(v) for _, v in val], line_style="bright_yellow",
+                      hires_mode=HiResMode.BRAILLE, label="validation")
+            self.scatter([s for s, _ in val], [y(v) for _, v in val], marker="●", marker_style="bright_yellow")
+        if train or val:
+            self.show_legend()
