@@ -128,7 +128,8 @@ async def test_space_trains_and_pauses_c_saves_q_saves_then_quits(tmp_path):
         await wait_for(pilot, lambda: len(screen.val_losses) >= 2, what="two evaluations")
         await wait_for(pilot, lambda: "X:" in str(screen.query_one("#sample").render()), what="a sample")
         assert len(screen.train_losses) > 10 and screen.train_losses[-1][0] == screen.train_losses[-2][0] + 1
-        await wait_for(pilot, lambda: len(screen.query_one("#chart")._datasets) >= 2, what="the chart's lines")
+        await wait_for(pilot, lambda: screen.query("#chart") and len(screen.query_one("#chart")._datasets) >= 2,
+                       what="the chart's lines")
         assert "step" in str(screen.query_one("#progress-text").render())
         assert "left" in str(screen.query_one("#progress-text").render())
 
@@ -343,7 +344,7 @@ async def test_histories_on_screen_stay_bounded(tmp_path):
                        what="the batch drawn")
         assert TRAIN_POINTS <= len(screen.train_losses) <= 2 * TRAIN_POINTS
         assert screen.train_losses[0] == (1, 2.0)  # the chart still spans the run from its first step
-        await wait_for(pilot, lambda: screen.query_one("#chart")._datasets, what="the chart")
+        await wait_for(pilot, lambda: screen.query("#chart") and screen.query_one("#chart")._datasets, what="the chart")
         assert max(screen.query_one("#chart")._datasets[0].x) == 5000
 
 

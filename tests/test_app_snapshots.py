@@ -71,7 +71,7 @@ def test_train_screen(snap_compare, in_tmp):
         screen.post_message(TrainScreen.Progress(steps))
         screen.post_message(TrainScreen.SampleReady(400, SAMPLE))
         await pilot.pause()
-        await until(pilot, lambda: screen.query_one("#chart")._datasets)  # drawn on the chart's own tick
+        await until(pilot, lambda: screen.query("#chart") and screen.query_one("#chart")._datasets)  # drawn on the chart's own tick
         screen.state = "paused"
         app.clear_notifications()
         screen.query_one("#checkpoint").update("last checkpoint: ckpt/step-0000400.safetensors")

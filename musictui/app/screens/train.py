@@ -23,7 +23,7 @@ from textual.widgets import Footer, Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from musictui.app.size import TOO_SMALL
-from musictui.app.widgets.loss_chart import History, LossChart
+from musictui.app.widgets.history import History
 
 TRAIN_POINTS = 600  # the chart keeps 600 to 1200 training losses of the whole run, thinned as it grows
 VAL_POINTS = 200    # validation losses, likewise
@@ -100,6 +100,7 @@ class TrainScreen(Screen):
         self.train_losses = History(TRAIN_POINTS)  # (step, loss)
         self.val_losses = History(VAL_POINTS)      # (step, loss)
         self._chart_stale = False
+        self._chart_mounting = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -108,7 +109,9 @@ class TrainScreen(Screen):
         with Horizontal(id="train-top"):
             yield Static("step —\nloss —\nval loss —\nchars/s —\nleft —\nlearning rate —", id="figures",
                          markup=False)
-            yield LossChart(id="chart")
+            # The chart comes once the run is loaded: textual-plot imports numpy, which the first
+            # frame can do without (torch has imported it by then).
+            yield Static("", id="chart-slot")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=1, show_eta=False, id="progress")  # a total: no animation
             yield Label("", id="progress-text", markup=False)
@@ -269,18 +272,34 @@ class TrainScreen(Screen):
     def _draw_curves(self) -> None:
         self._chart_stale = True  # drawn by the next tick of _draw_chart_if_stale
 
-    def _draw_chart_if_stale(self) -> None:
-        if self._chart_stale and self.is_current:  # behind another screen, nothing to see
-            self._chart_stale = False
-            self.query_one("#chart", LossChart).draw(self.train_losses.points, self.val_losses.points)
+    async def _draw_chart_if_stale(self) -> None:
+        if not (self._chart_stale and self.is_current and self.trainer is not None and self.is_attached):
+            return  # nothing new, or behind another screen: nothing to see
+        charts = self.query("#chart")
+        if not charts:
+            if self._chart_mounting:
+                return
+            self._chart_mounting = True  # the interval and a resume may both get here
+            from musictui.app.widgets.loss_chart import LossChart
 
-    def on_screen_resume(self) -> None:
-        self._draw_chart_if_stale()
+            chart = LossChart(id="chart")
+            await self.query_one("#chart-slot").remove()
+            await self.query_one("#train-top").mount(chart)
+        else:
+            chart = charts.first()
+        self._chart_stale = False
+        chart.draw(self.train_losses.points, self.val_losses.points)
 
-    def action_toggle_log(self) -> None:
-        self.query_one("#chart", LossChart).toggle_log()
+    async def on_screen_resume(self) -> None:
+        await self._draw_chart_if_stale()
+
+    async def action_toggle_log(self) -> None:
+        charts = self.query("#chart")
+        if not charts:
+            return  # still loading: nothing drawn yet
+        charts.first().toggle_log()
         self._chart_stale = True
-        self._draw_chart_if_stale()
+        await self._draw_chart_if_stale()
 
     def _draw_figures(self, m) -> None:
         self.query_one("#figures", Static).update(
