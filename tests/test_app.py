@@ -345,7 +345,7 @@ async def test_histories_on_screen_stay_bounded(tmp_path):
         assert TRAIN_POINTS <= len(screen.train_losses) <= 2 * TRAIN_POINTS
         assert screen.train_losses[0] == (1, 2.0)  # the chart still spans the run from its first step
         await wait_for(pilot, lambda: screen.query("#chart") and screen.query_one("#chart")._datasets, what="the chart")
-        assert max(screen.query_one("#chart")._datasets[0].x) == 5000
+        assert max(screen.query_one("#chart")._datasets[0].x) > 4900  # the last points, averaged
 
 
 def test_the_commands_preset_names_are_the_models():

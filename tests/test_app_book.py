@@ -5,7 +5,7 @@ import pytest
 
 from musictui.app.app import make_app
 from musictui.tunebook import TuneBook
-from tests.test_app import SIZE, no_sound, notes, open_generate, run_async, run_dir, wait_for  # noqa: F401
+from tests.test_app import SIZE, no_sound, open_generate, run_async, run_dir, wait_for  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)

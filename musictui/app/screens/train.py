@@ -27,7 +27,8 @@ from musictui.app.widgets.history import History
 
 TRAIN_POINTS = 600  # the chart keeps 600 to 1200 training losses of the whole run, thinned as it grows
 VAL_POINTS = 200    # validation losses, likewise
-CHART_EVERY_S = 0.5  # the chart is redrawn at most this often: its canvas costs the UI thread a few ms
+CHART_EVERY_S = 2.0  # the chart is redrawn at most this often: its canvas holds the UI thread ~100 ms on a
+                     # busy 2-core machine, and a key pressed meanwhile waits for it
 POST_EVERY_S = 0.1  # the worker posts at most this often (and at once for evaluations, checkpoints):
                     # ~10 redraws a second, each holding the GIL the training thread needs too
 LOAD_AFTER_FIRST_FRAME_S = 0.1  # see on_mount
@@ -290,8 +291,8 @@ class TrainScreen(Screen):
         self._chart_stale = False
         chart.draw(self.train_losses.points, self.val_losses.points)
 
-    async def on_screen_resume(self) -> None:
-        await self._draw_chart_if_stale()
+    # No redraw on_screen_resume: the switch back to this screen would wait for the chart's canvas
+    # (tens of ms on a busy machine); the next tick of the interval draws it instead.
 
     async def action_toggle_log(self) -> None:
         charts = self.query("#chart")
