@@ -79,6 +79,9 @@ class TuneBook:
         except sqlite3.DatabaseError as error:
             raise UserError(f"the tune book {self.path} cannot be opened ({error}): move it aside "
                             "and a new one is made") from None
+        except OSError as error:  # its folder cannot be made: a file in the way, no permission
+            raise UserError(f"the tune book cannot be kept in {self.path.parent} ({error.strerror}): "
+                            "set XDG_DATA_HOME to a folder you can write") from None
 
     @contextmanager
     def _connect(self):

@@ -122,3 +122,9 @@ def test_generate_keep_then_tunes_list_show_export_star_headless(tmp_path, tiny_
     assert again.returncode == 1 and again.stderr.count("\n") == 1 and "--force" in again.stderr
     missing = musictui("tunes", "show", "40", env=env)
     assert missing.returncode == 1 and "no tune 40" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_data_folder_that_cannot_be_made_is_one_clear_error(tmp_path):
+    (tmp_path / "data").write_text("a file where the folder should be")
+    with pytest.raises(UserError, match="XDG_DATA_HOME"):
+        TuneBook(tmp_path / "data" / "musictui" / "tunes.db")
