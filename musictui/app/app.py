@@ -20,7 +20,6 @@ from textual.worker import Worker
 
 from musictui.app.screens.book import BookScreen
 from musictui.app.screens.generate import GenerateScreen
-from musictui.app.screens.save_elsewhere import SaveElsewhereScreen
 from musictui.app.screens.train import TrainScreen
 from musictui.app.size import MIN_HEIGHT, MIN_WIDTH
 from musictui.errors import UserError
@@ -149,7 +148,7 @@ class MusicApp(App):
     async def action_quit(self) -> None:
         """q and ctrl+q: stop training after its current step, save it, then leave. If the save
         fails (a full disk, a folder gone), the app stays open and offers another folder."""
-        if self._quitting or isinstance(self.screen, SaveElsewhereScreen):
+        if self._quitting or self.screen.id == "save-elsewhere":
             return
         self._quitting = True
         try:
@@ -159,6 +158,8 @@ class MusicApp(App):
             try:
                 self.saved_on_quit = await self.train_screen.stop_and_save()
             except (OSError, UserError) as error:
+                from musictui.app.screens.save_elsewhere import SaveElsewhereScreen  # rarely needed: not in the first frame
+
                 self.notify(f"Could not save the checkpoint: {error}", title="Not saved", severity="error",
                             timeout=30, markup=False)
                 self.push_screen(SaveElsewhereScreen(self.train_screen, str(error)), self._after_save_elsewhere)

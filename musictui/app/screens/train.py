@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
 
 from musictui.app.size import TOO_SMALL
 from musictui.app.widgets.history import History
@@ -251,7 +251,10 @@ class TrainScreen(Screen):
         """Stop training (finishing the current step) and save, if anything is unsaved. For quitting."""
         if self._worker is not None and self._worker.is_running:
             self._stop.set()
-            await self._worker.wait()
+            try:
+                await self._worker.wait()
+            except WorkerFailed:
+                pass  # already on screen (worker_failed); what it trained is still to be saved
         if not self.unsaved:
             return None
         return await asyncio.to_thread(self._save_locked)
