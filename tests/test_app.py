@@ -24,6 +24,13 @@ from musictui.app.sources import LIVE
 SIZE = (110, 34)
 
 
+@pytest.fixture(autouse=True)
+def _own_tune_book(tmp_path, monkeypatch):
+    """Every app here keeps its tunes in a book of its own, never in the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
+
 def run_async(test):
     """Run an async test with asyncio.run (the project has no pytest-asyncio)."""
     @functools.wraps(test)
@@ -120,7 +127,9 @@ async def test_space_trains_and_pauses_c_saves_q_saves_then_quits(tmp_path):
         await wait_for(pilot, lambda: screen.state == "training", what="training to start")
         await wait_for(pilot, lambda: len(screen.val_losses) >= 2, what="two evaluations")
         await wait_for(pilot, lambda: "X:" in str(screen.query_one("#sample").render()), what="a sample")
-        assert len(screen.query_one("#train-loss").data) == len(screen.train_losses) > 10
+        assert len(screen.train_losses) > 10 and screen.train_losses[-1][0] == screen.train_losses[-2][0] + 1
+        await wait_for(pilot, lambda: screen.query("#chart") and len(screen.query_one("#chart")._datasets) >= 2,
+                       what="the chart's lines")
         assert "step" in str(screen.query_one("#progress-text").render())
         assert "left" in str(screen.query_one("#progress-text").render())
 
@@ -188,8 +197,9 @@ async def test_n_streams_a_tune_renders_it_and_r_s_w_work(run_dir, tmp_path, nul
         await wait_for(pilot, lambda: app._playback is None and not second.is_playing(), what="the stop")
         assert second.elapsed_s < second.duration_s  # stopped by s, before the tune's end
         await pilot.press("w")
-        await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob("tune-01-*"))) == 3, what="saved files")
-        assert sorted(p.suffix for p in (tmp_path / "tunes").iterdir()) == [".abc", ".mid", ".wav"]
+        await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob("tune-01-*"))) == 4, what="saved files")
+        assert sorted(p.suffix for p in (tmp_path / "tunes").iterdir()) == [".abc", ".mid", ".svg", ".wav"]
+        assert "<svg" in next((tmp_path / "tunes").glob("*.svg")).read_text()  # the score, by abcm2ps
 
 
 @run_async
@@ -348,9 +358,12 @@ async def test_histories_on_screen_stay_bounded(tmp_path):
         batch = [StepMetrics(step=i, total_steps=100_000, loss=2.0, chars_per_s=1000.0, elapsed_s=1.0,
                              eta_s=10.0, learning_rate=1e-3) for i in range(1, 5001)]
         screen.post_message(TrainScreen.Progress(batch))
-        await wait_for(pilot, lambda: screen.train_losses and screen.train_losses[-1] == 2.0, what="the batch drawn")
-        assert len(screen.train_losses) == TRAIN_POINTS
-        assert len(screen.query_one("#train-loss").data) == TRAIN_POINTS
+        await wait_for(pilot, lambda: screen.train_losses and screen.train_losses[-1] == (5000, 2.0),
+                       what="the batch drawn")
+        assert TRAIN_POINTS <= len(screen.train_losses) <= 2 * TRAIN_POINTS
+        assert screen.train_losses[0] == (1, 2.0)  # the chart still spans the run from its first step
+        await wait_for(pilot, lambda: screen.query("#chart") and screen.query_one("#chart")._datasets, what="the chart")
+        assert max(screen.query_one("#chart")._datasets[0].x) > 4900  # the last points, averaged
 
 
 def test_the_commands_preset_names_are_the_models():

@@ -19,6 +19,13 @@ from musictui.app.tunes import Tune
 
 SIZE = (110, 34)
 
+
+@pytest.fixture(autouse=True)
+def _own_tune_book(tmp_path, monkeypatch):
+    """Every app here keeps its tunes in a book of its own, never in the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 TUNE = """X:1
 T:The Snapshot Reel
 M:4/4
@@ -59,11 +66,12 @@ def test_train_screen(snap_compare, in_tmp):
                              chars_per_s=4321.0, elapsed_s=i * 0.1, eta_s=(2000 - i) * 0.1, learning_rate=5e-3)
                  for i in range(1, 401)]
         steps[-1].checkpoint = in_tmp / "ckpt" / "step-0000400.safetensors"
-        screen.val_losses.extend(1.4 + 2.5 * math.exp(-s / 80) for s in range(50, 401, 50))
-        screen.trainer.best_val_loss = screen.val_losses[-1]
+        screen.val_losses.extend((s, 1.4 + 2.5 * math.exp(-s / 80)) for s in range(50, 401, 50))
+        screen.trainer.best_val_loss = screen.val_losses[-1][1]
         screen.post_message(TrainScreen.Progress(steps))
         screen.post_message(TrainScreen.SampleReady(400, SAMPLE))
         await pilot.pause()
+        await until(pilot, lambda: screen.query("#chart") and screen.query_one("#chart")._datasets)  # drawn on the chart's own tick
         screen.state = "paused"
         app.clear_notifications()
         screen.query_one("#checkpoint").update("last checkpoint: ckpt/step-0000400.safetensors")

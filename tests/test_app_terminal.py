@@ -70,7 +70,7 @@ def session(tmp_path, tiny_checkpoint):
     # keyboard), writes its exit status, then lingers so the pane can still be read.
     command = (f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(str(MUSICTUI))} --preset tiny "
                f"--checkpoint-dir ckpt --tunes-dir tunes; echo $? > status; sleep 60")
-    env = {**os.environ, "TERM": "xterm-256color"}
+    env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
                    check=True, env=env, timeout=10)
     try:

@@ -5,18 +5,23 @@ first frame is drawn while the train screen's worker loads torch, the corpus and
 """
 from __future__ import annotations
 
+import asyncio
+import signal
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker
 
+from musictui.app.screens.book import BookScreen
 from musictui.app.screens.generate import GenerateScreen
 from musictui.app.screens.train import TrainScreen
+from musictui.app.size import MIN_HEIGHT, MIN_WIDTH
 from musictui.errors import UserError
 
 
@@ -30,14 +35,31 @@ class AppSettings:
     tunes_dir: Path = Path("tunes")             # where `w` saves a tune's ABC, MIDI and WAV
     overrides: dict = field(default_factory=dict)  # Config fields for a new run (steps, eval_every…)
     autostart: bool = False                     # start training as soon as the run is loaded
+    tunebook: Path | None = None                # the tune book's file (None: $XDG_DATA_HOME/musictui/tunes.db)
+
+    def __post_init__(self) -> None:
+        if self.tunebook is None:
+            from musictui.tunebook import default_path
+
+            self.tunebook = default_path()
+
+
+def plain(text: str) -> Text:
+    """Text printed as it is: a path such as runs/[red] must not be read as rich markup."""
+    return Text(text)
 
 
 class MusicApp(App):
     TITLE = "musictui"
     CSS_PATH = "app.tcss"
+    # The screen gets -narrow / -short below the minimum size: app.tcss then hides the panes and
+    # shows each screen's "too small" line (a 40×10 terminal used to squash the panes unreadably).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_WIDTH, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_HEIGHT, "-tall")]
     BINDINGS = [
         Binding("t", "show('train')", "Train"),
         Binding("g", "show('generate')", "Generate"),
+        Binding("b", "show('book')", "Tune book"),
         Binding("space", "toggle_training", "Start/pause"),
         Binding("n", "new_tune", "New tune"),
         Binding("r", "replay", "Replay"),
@@ -51,17 +73,28 @@ class MusicApp(App):
         self.settings = settings
         self.train_screen = TrainScreen(settings)
         self.generate_screen = GenerateScreen(settings)
+        self.book_screen = BookScreen(settings)
         self._player = None
         self._playback = None
         self._player_lock = threading.Lock()
         self.saved_on_quit: Path | None = None
+        self._quitting = False  # a quit (q, or a signal) is saving: a second one waits for it
 
     def on_mount(self) -> None:
         from musictui.playback import silence_alsa
 
         silence_alsa()  # before anything opens ALSA: its complaints would tear the screen
+        # SIGTERM (kill, a shutdown) and SIGHUP (the terminal closed) quit like q: save, then
+        # leave, restoring the terminal. Without this they killed the app with its run unsaved.
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests)
+                pass
         self.install_screen(self.train_screen, "train")
         self.install_screen(self.generate_screen, "generate")
+        self.install_screen(self.book_screen, "book")
         self.push_screen("train")
 
     # -- actions -----------------------------------------------------------------------------
@@ -113,17 +146,60 @@ class MusicApp(App):
             self.push_screen(HelpScreen(id="help"))
 
     async def action_quit(self) -> None:
-        """q and ctrl+q: stop training after its current step, save it, then leave."""
+        """q and ctrl+q: stop training after its current step, save it, then leave. If the save
+        fails (a full disk, a folder gone), the app stays open and offers another folder."""
+        if self._quitting or self.screen.id == "save-elsewhere":
+            return
+        self._quitting = True
+        try:
+            self.stop_sound()
+            if self.train_screen.unsaved or self.train_screen.state in ("training", "pausing"):
+                self.notify("Saving a checkpoint before quitting…")
+            try:
+                self.saved_on_quit = await self.train_screen.stop_and_save()
+            except (OSError, UserError) as error:
+                from musictui.app.screens.save_elsewhere import SaveElsewhereScreen  # rarely needed: not in the first frame
+
+                self.notify(f"Could not save the checkpoint: {error}", title="Not saved", severity="error",
+                            timeout=30, markup=False)
+                self.push_screen(SaveElsewhereScreen(self.train_screen, str(error)), self._after_save_elsewhere)
+                return
+            self.exit(message=self._saved_message())
+        finally:
+            self._quitting = False
+
+    def _saved_message(self) -> Text | None:
+        return plain(f"musictui: saved {self.saved_on_quit}") if self.saved_on_quit else None
+
+    def _after_save_elsewhere(self, result: Path | bool | None) -> None:
+        """The modal's answer: a path (saved there: leave), True (quit without saving), None (stay)."""
+        if isinstance(result, Path):
+            self.saved_on_quit = result
+            self.exit(message=self._saved_message())
+        elif result is True:
+            self.exit(return_code=1, message=plain("musictui: quit without saving; the newest checkpoint on "
+                                                   "disk is the last one that was saved"))
+
+    def _on_signal(self, signum: int) -> None:
+        """SIGTERM / SIGHUP: quit as q does. Nobody may be left to answer a question, so if the
+        save fails the app says so on stderr and exits non-zero instead of asking for a folder."""
+        self.run_worker(self._quit_for_signal(signal.Signals(signum).name), group="signal-quit")
+
+    async def _quit_for_signal(self, name: str) -> None:
         self.stop_sound()
-        if self.train_screen.unsaved or self.train_screen.state in ("training", "pausing"):
-            self.notify("Saving a checkpoint before quitting…")
-        self.saved_on_quit = await self.train_screen.stop_and_save()
-        self.exit(message=f"musictui: saved {self.saved_on_quit}" if self.saved_on_quit else None)
+        try:
+            self.saved_on_quit = await self.train_screen.stop_and_save()
+        except (OSError, UserError) as error:
+            self.exit(return_code=1, message=plain(f"musictui: {name}: could not save the checkpoint ({error})"))
+            return
+        self.exit(message=plain(f"musictui: {name}: " + (f"saved {self.saved_on_quit}" if self.saved_on_quit
+                                                           else "nothing was unsaved")))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Train screen", "Loss curves, progress, samples (t)", lambda: self.run_action("show('train')"))
         yield SystemCommand("Generate screen", "Stream, render and play tunes (g)", lambda: self.run_action("show('generate')"))
+        yield SystemCommand("Tune book", "Every tune kept: search, star, replay, save (b)", lambda: self.run_action("show('book')"))
         yield SystemCommand("Start or pause training", "Space", self.action_toggle_training)
         yield SystemCommand("Save a checkpoint now", "c on the train screen", self.train_screen.action_save_checkpoint)
         yield SystemCommand("New tune", "Sample, render and play one (n)", self.action_new_tune)
@@ -166,18 +242,20 @@ class MusicApp(App):
             from musictui.playback import NoAudioDevice
 
             severity = "warning" if isinstance(error, NoAudioDevice) else "error"
-            self.notify(str(error), title=worker.name.capitalize(), severity=severity, timeout=10)
+            self.notify(str(error), title=worker.name.capitalize(), severity=severity, timeout=10, markup=False)
         else:
             self.log.error(f"{worker.name} failed", error)
             self.notify(f"{type(error).__name__}: {error}", title=f"Bug while {worker.name}",
-                        severity="error", timeout=15)
+                        severity="error", timeout=15, markup=False)
 
 
 def make_app(checkpoint_dir: Path | str = "checkpoints", corpus: Path | str | None = None, preset: str = "small",
              generate_checkpoint: Path | str | None = None, device: str = "auto",
-             tunes_dir: Path | str = "tunes", overrides: dict | None = None, autostart: bool = False) -> MusicApp:
+             tunes_dir: Path | str = "tunes", overrides: dict | None = None, autostart: bool = False,
+             tunebook: Path | str | None = None) -> MusicApp:
     """The app, configured: the command line and the tests both build it here."""
     return MusicApp(AppSettings(
         checkpoint_dir=Path(checkpoint_dir), corpus=Path(corpus) if corpus else None, preset=preset,
         device=device, generate_checkpoint=Path(generate_checkpoint) if generate_checkpoint else None,
-        tunes_dir=Path(tunes_dir), overrides=dict(overrides or {}), autostart=autostart))
+        tunes_dir=Path(tunes_dir), overrides=dict(overrides or {}), autostart=autostart,
+        tunebook=Path(tunebook) if tunebook else None))

@@ -54,3 +54,11 @@ def app_threads() -> int:
 def evaluation_sample(trainer, seed: int = 0) -> str:
     """~200 characters from a copy of the current weights (never the model being trained)."""
     return trainer.sample_text(SAMPLE_CHARS, seed)
+
+
+def save_run_to(trainer, folder: Path) -> Path:
+    """Write the run's checkpoint at its current step into `folder` (created if need be), without
+    moving the run there: used when the run's own folder cannot take it (a full disk)."""
+    from musictui.checkpoint import checkpoint_name, save_checkpoint
+
+    return save_checkpoint(trainer.checkpoint(), Path(folder) / checkpoint_name(trainer.step))

@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="recurrent weights as int8 (default: ~5x faster, same distribution within "
                              "KL 1e-3) or fp32 (exact)")
     parser.add_argument("--out", type=Path, metavar="FILE.abc", help="save the complete tunes here")
+    parser.add_argument("--keep", action="store_true", help="keep the complete tunes in the tune book (musictui tunes)")
     add_device_argument(parser)
 
 
@@ -69,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
         cause = "by Ctrl+C" if interrupted else f"at --length {args.length}"
         print(f"% the last tune was cut off {cause}: not counted as a tune", file=sys.stderr)
     print(f"% {len(tunes)} complete tune(s)", file=sys.stderr)
+    if args.keep and tunes:
+        from musictui.tunebook import keep
+
+        ids, book = keep(tunes, str(path), settings)
+        print(f"% kept as tune(s) {', '.join(map(str, ids))} in {book}", file=sys.stderr)
     if args.out:
         if not tunes:
             raise UserError(f"no complete tune to save in {args.out} (raise --length?)")

@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, metavar="OUT.wav",
                         help="WAV to write (default: beside TUNE.abc, same name, .wav)")
     parser.add_argument("--midi", type=Path, metavar="OUT.mid", help="also keep the MIDI file here")
+    parser.add_argument("--svg", type=Path, metavar="OUT.svg", help="also draw the score here (abcm2ps)")
     add_tune_arguments(parser)
 
 
@@ -35,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {rendered.wav_path} ({rendered.duration_s:.1f} s)")
     if rendered.midi_path:
         print(f"wrote {rendered.midi_path}")
+    if args.svg:
+        from musictui.score import render_svg
+
+        print(f"wrote {render_svg(picked.text, args.svg).svg_path}")
     fail_on_errors(rendered)
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Log, OptionList, Select, Static, Switch
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from musictui.app.size import TOO_SMALL
 from musictui.app.sources import SamplerCache, default_source, source_options
 from musictui.app.tunes import Tune
 
@@ -53,10 +55,11 @@ class GenerateScreen(Screen):
             self.run, self.source = run, source
 
     class Finished(Message):
-        def __init__(self, run: int, text: str, chars: int, seconds: float, meter_aware: bool) -> None:
+        def __init__(self, run: int, text: str, chars: int, seconds: float, settings) -> None:
             super().__init__()
             self.run, self.text, self.chars, self.seconds = run, text, chars, seconds
-            self.meter_aware = meter_aware  # the setting this tune was sampled with
+            self.settings = settings  # the SampleSettings this tune was sampled with (kept in the book)
+            self.meter_aware = settings.meter_aware
 
     class Rendered(Message):
         def __init__(self, tune: Tune, report_text: str, wav_path: Path | None, playing: str) -> None:
@@ -77,11 +80,13 @@ class GenerateScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Label(TOO_SMALL, classes="too-small", markup=False)
         with Horizontal(id="generate-main"):
             with Vertical(id="controls"):
                 yield Label("Checkpoint", classes="caption")
-                yield Select(source_options(self.settings.checkpoint_dir, self.settings.generate_checkpoint),
-                             value=self.source, allow_blank=False, compact=True, id="source")
+                # Labels as Text: a folder named like rich markup ([red], [/oops]) shows as it is.
+                options = source_options(self.settings.checkpoint_dir, self.settings.generate_checkpoint)
+                yield Select([(Text(label), key) for label, key in options], value=self.source, allow_blank=False, compact=True, id="source")
                 for label, widget in (
                     ("Temperature", Input("1.0", type="number", compact=True, id="temperature")),
                     ("Top-k", Input(placeholder="all", type="integer", compact=True, id="top_k")),
@@ -188,7 +193,7 @@ class GenerateScreen(Screen):
         out.extend(pending)
         if pending:
             self.post_message(self.Chars(run, "".join(pending)))
-        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds, settings.meter_aware))
+        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds, settings))
 
     def on_generate_screen_started(self, message: Started) -> None:
         if message.run == self._run:
@@ -209,11 +214,22 @@ class GenerateScreen(Screen):
         tune = Tune(number=len(self.tunes) + 1, text=text, complete=complete, source=self._source_text,
                     meter_aware=message.meter_aware)
         self.add(tune)
+        self._keep(tune, message.settings)
         rate = f" ({self.last_rate:,.0f} chars/s)" if self.last_rate else ""
         meter = "" if tune.meter_aware else ", meter-aware off"
         self._status(f"Tune {tune.number}: {message.chars} characters in {message.seconds:.2f} s{rate} "
                      f"from {tune.source}{meter}. Rendering…")
         self._render_and_play(tune)
+
+    @work(thread=True, exit_on_error=False, group="keep", name="keeping the tune in the tune book")
+    def _keep(self, tune: Tune, settings) -> None:
+        """Every tune made here goes into the tune book (b), unfinished ones too: they are the
+        user's, and the book's list says which."""
+        from dataclasses import asdict
+
+        from musictui.tunebook import TuneBook
+
+        TuneBook(self.settings.tunebook).add(tune.text, tune.source, asdict(settings), settings.seed)
 
     # -- rendering, playing, replaying, saving ----------------------------------------------
 
@@ -260,7 +276,7 @@ class GenerateScreen(Screen):
     def add(self, tune: Tune) -> None:
         """Put a tune in this session's list and make it the current one."""
         self.tunes.append(tune)
-        self.query_one("#tunes", OptionList).add_option(tune.label)
+        self.query_one("#tunes", OptionList).add_option(Text(tune.label))  # a title may look like markup
         self.current = tune
 
     def show(self, tune: Tune) -> None:
@@ -282,6 +298,13 @@ class GenerateScreen(Screen):
     @work(thread=True, exit_on_error=False, group="save-tune", name="saving the tune")
     def _save(self, tune: Tune) -> None:
         from musictui.app.tunes import save_tune
+        from musictui.score import ScoreError, render_svg
 
         paths = save_tune(tune, self.settings.tunes_dir)
-        self.app.call_from_thread(self.notify, "Saved " + ", ".join(str(p) for p in paths), title="Tune saved")
+        try:
+            paths.append(render_svg(tune.text, paths[0].with_suffix(".svg")).svg_path)  # the score, by abcm2ps
+            no_score = ""
+        except ScoreError as error:  # the sound files are saved all the same: say so, and why no score
+            no_score = f"; no score: {error}"
+        self.app.call_from_thread(self.notify, "Saved " + ", ".join(str(p) for p in paths) + no_score,
+                                  title="Tune saved", markup=False)

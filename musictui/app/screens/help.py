@@ -17,13 +17,14 @@ tunes and plays them.
 |-----|------|
 | `t` | the **train** screen: loss curves, progress, a sample at each evaluation |
 | `g` | the **generate** screen: stream a tune, render it, play it |
+| `b` | the **tune book**: every tune made here, kept; `/` searches titles, `*` stars, `f` shows only the starred, `r` or enter replays, `w` saves |
 | `space` | start, pause or resume training (it goes on while you generate) |
 | `c` | save a checkpoint now (train screen) |
 | `n` | a new tune, with the settings and header on the left |
 | `m` | meter-aware sampling on or off: on, every bar is the length its meter asks (generate screen) |
 | `r` | replay the current tune |
 | `s` | stop the sound |
-| `w` | save the current tune as ABC, MIDI and WAV (generate screen) |
+| `w` | save the current tune as ABC, MIDI, WAV and its score as SVG (generate and tune-book screens) |
 | `escape` | leave a text field, so letters are commands again |
 | `ctrl+p` | the command palette |
 | `?` | this help |
@@ -42,6 +43,7 @@ class HelpScreen(ModalScreen):
         # A modal screen hides the app's own bindings: these keys still do what they say.
         Binding("t", "app.show('train')", "Train"),
         Binding("g", "app.show('generate')", "Generate"),
+        Binding("b", "app.show('book')", "Tune book"),
         Binding("q", "app.quit", "Quit"),
     ]
 

@@ -10,22 +10,25 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections import deque
 from pathlib import Path
-from statistics import mean
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ProgressBar, Sparkline, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.widgets import Footer, Header, Label, ProgressBar, Static
+from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
 
-TRAIN_POINTS = 600  # training losses kept for the sparkline (one per step): memory stays flat
-VAL_POINTS = 200    # validation losses kept (one per evaluation)
+from musictui.app.size import TOO_SMALL
+from musictui.app.widgets.history import History
+
+TRAIN_POINTS = 600  # the chart keeps 600 to 1200 training losses of the whole run, thinned as it grows
+VAL_POINTS = 200    # validation losses, likewise
+CHART_EVERY_S = 2.0  # the chart is redrawn at most this often: its canvas holds the UI thread ~100 ms on a
+                     # busy 2-core machine, and a key pressed meanwhile waits for it
 POST_EVERY_S = 0.1  # the worker posts at most this often (and at once for evaluations, checkpoints):
                     # ~10 redraws a second, each holding the GIL the training thread needs too
 LOAD_AFTER_FIRST_FRAME_S = 0.1  # see on_mount
@@ -51,9 +54,10 @@ def _duration(seconds: float) -> str:
 
 
 class TrainScreen(Screen):
-    """Sparklines of the losses, the current figures, progress, the last checkpoint, a sample."""
+    """A chart of the losses, the current figures, progress, the last checkpoint, a sample."""
 
-    BINDINGS = [Binding("c", "save_checkpoint", "Save checkpoint")]
+    BINDINGS = [Binding("c", "save_checkpoint", "Save checkpoint"),
+                Binding("l", "toggle_log", "Log scale")]
 
     state: reactive[str] = reactive("loading")
 
@@ -90,19 +94,25 @@ class TrainScreen(Screen):
         self._save_now = threading.Event()
         self._worker: Worker | None = None
         self._saved_step: int | None = None  # step of the last checkpoint written (by any thread)
-        self.train_losses: deque[float] = deque(maxlen=TRAIN_POINTS)
-        self.val_losses: deque[float] = deque(maxlen=VAL_POINTS)
+        # Every save the app asks for holds this: `c` twice, or `c` then `q`, used to run two saves
+        # of one run at once. The training loop's own periodic saves run in the training thread,
+        # which the quit path waits for before it saves.
+        self._save_lock = threading.Lock()
+        self.train_losses = History(TRAIN_POINTS)  # (step, loss)
+        self.val_losses = History(VAL_POINTS)      # (step, loss)
+        self._chart_stale = False
+        self._chart_mounting = False
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Label(TOO_SMALL, classes="too-small", markup=False)
         yield Label(STATES["loading"], id="status")
         with Horizontal(id="train-top"):
-            yield Static("step —\nloss —\nval loss —\nchars/s —\nlearning rate —", id="figures", markup=False)
-            with Vertical(id="curves"):
-                yield Label("training loss, every step (each bar the mean of its steps)", classes="caption")
-                yield Sparkline([], summary_function=mean, id="train-loss")
-                yield Label("validation loss, every evaluation", id="val-caption", classes="caption")
-                yield Sparkline([], summary_function=mean, id="val-loss")
+            yield Static("step —\nloss —\nval loss —\nchars/s —\nleft —\nlearning rate —", id="figures",
+                         markup=False)
+            # The chart comes once the run is loaded: textual-plot imports numpy, which the first
+            # frame can do without (torch has imported it by then).
+            yield Static("", id="chart-slot")
         with Horizontal(id="progress-row"):
             yield ProgressBar(total=1, show_eta=False, id="progress")  # a total: no animation
             yield Label("", id="progress-text", markup=False)
@@ -119,6 +129,7 @@ class TrainScreen(Screen):
         # instead of 0.75 s on a busy 2-core machine). The frame is composed by the first refresh and
         # written out by Textual's writer thread just after, hence the short wait.
         self.call_after_refresh(self.set_timer, LOAD_AFTER_FIRST_FRAME_S, self._load)
+        self.set_interval(CHART_EVERY_S, self._draw_chart_if_stale)
 
     def watch_state(self, state: str) -> None:
         self.query_one("#status", Label).update(STATES[state])
@@ -136,16 +147,16 @@ class TrainScreen(Screen):
     def on_train_screen_ready(self, message: Ready) -> None:
         trainer = self.trainer = message.trainer
         self._saved_step = trainer.step if trainer.step else None
-        self.train_losses.extend(trainer.train_losses[-TRAIN_POINTS:])
-        self.val_losses.extend(loss for _, loss in trainer.val_losses[-VAL_POINTS:])
+        self.train_losses.extend(enumerate(trainer.train_losses, start=1))
+        self.val_losses.extend(trainer.val_losses)
         self._draw_curves()
         self.query_one("#progress", ProgressBar).update(total=trainer.config.steps, progress=trainer.step)
         self.query_one("#progress-text", Label).update(f"step {trainer.step:,} of {trainer.config.steps:,}")
         if trainer.train_losses:
             self.query_one("#figures", Static).update(
                 f"step {trainer.step:,} / {trainer.config.steps:,}\nloss {trainer.train_losses[-1]:.3f}\n"
-                f"val loss {self._val_text()}\nchars/s —\nlearning rate {trainer.learning_rate(trainer.step):.1e}")
-        self.notify(message.note, title="Training run")
+                f"val loss {self._val_text()}\nchars/s —\nleft —\nlearning rate {trainer.learning_rate(trainer.step):.1e}")
+        self.notify(message.note, title="Training run", markup=False)
         self.state = "done" if trainer.step >= trainer.config.steps else ("paused" if trainer.step else "ready")
         if self.settings.autostart and self.state == "ready":
             self.toggle_training()
@@ -188,8 +199,7 @@ class TrainScreen(Screen):
                 self._saved_step = metrics.step
             if self._save_now.is_set():
                 self._save_now.clear()
-                path = trainer.save()  # here, between two steps: the saved state is consistent
-                self._saved_step = trainer.step
+                path = self._save_locked()  # here, between two steps: the saved state is consistent
                 self.post_message(self.CheckpointSaved(path))
             now = time.monotonic()
             if metrics.val_loss is not None or metrics.checkpoint or now - last_post >= POST_EVERY_S:
@@ -206,14 +216,31 @@ class TrainScreen(Screen):
             self.notify("Nothing to save yet: the training run is still loading.", severity="warning")
         elif self.state in ("training", "pausing"):
             self._save_now.set()  # the training thread saves between two steps
+        elif self._save_lock.locked():
+            self.notify("Already saving a checkpoint…")
         else:
             self._save_idle()
 
     @work(thread=True, exit_on_error=False, group="save", name="saving a checkpoint")
     def _save_idle(self) -> None:
-        path = self.trainer.save()
-        self._saved_step = self.trainer.step
-        self.post_message(self.CheckpointSaved(path))
+        self.post_message(self.CheckpointSaved(self._save_locked()))
+
+    def _save_locked(self) -> Path:
+        """Save the run in its folder, one save at a time. Any thread."""
+        with self._save_lock:
+            path = self.trainer.save()
+            self._saved_step = self.trainer.step
+            return path
+
+    def save_to(self, folder: Path) -> Path:
+        """Save the run in another folder (quitting, when its own could not take it). Any thread.
+        The run's own folder and its checkpoints are left as they are."""
+        from musictui.app.training import save_run_to
+
+        with self._save_lock:
+            path = save_run_to(self.trainer, folder)
+            self._saved_step = self.trainer.step
+            return path
 
     @property
     def unsaved(self) -> bool:
@@ -224,22 +251,22 @@ class TrainScreen(Screen):
         """Stop training (finishing the current step) and save, if anything is unsaved. For quitting."""
         if self._worker is not None and self._worker.is_running:
             self._stop.set()
-            await self._worker.wait()
+            try:
+                await self._worker.wait()
+            except WorkerFailed:
+                pass  # already on screen (worker_failed); what it trained is still to be saved
         if not self.unsaved:
             return None
-        trainer = self.trainer
-        path = await asyncio.to_thread(trainer.save)
-        self._saved_step = trainer.step
-        return path
+        return await asyncio.to_thread(self._save_locked)
 
     # -- drawing what the worker posts -------------------------------------------------------
 
     def on_train_screen_progress(self, message: Progress) -> None:
         metrics = message.metrics
-        self.train_losses.extend(m.loss for m in metrics)
+        self.train_losses.extend((m.step, m.loss) for m in metrics)
         for m in metrics:
             if m.val_loss is not None:
-                self.val_losses.append(m.val_loss)
+                self.val_losses.extend([(m.step, m.val_loss)])
                 self._sample(m.step)
             if m.checkpoint:
                 self._show_checkpoint(m.checkpoint)
@@ -247,21 +274,48 @@ class TrainScreen(Screen):
         self._draw_figures(metrics[-1])
 
     def _draw_curves(self) -> None:
-        # Sparkline redraws when it is given a new sequence, so assign a fresh list each time.
-        self.query_one("#train-loss", Sparkline).data = list(self.train_losses)
-        self.query_one("#val-loss", Sparkline).data = list(self.val_losses)
+        self._chart_stale = True  # drawn by the next tick of _draw_chart_if_stale
+
+    async def _draw_chart_if_stale(self) -> None:
+        if not (self._chart_stale and self.is_current and self.trainer is not None and self.is_attached):
+            return  # nothing new, or behind another screen: nothing to see
+        charts = self.query("#chart")
+        if not charts:
+            if self._chart_mounting:
+                return
+            self._chart_mounting = True  # the interval and a resume may both get here
+            from musictui.app.widgets.loss_chart import LossChart
+
+            chart = LossChart(id="chart")
+            await self.query_one("#chart-slot").remove()
+            await self.query_one("#train-top").mount(chart)
+        else:
+            chart = charts.first()
+        self._chart_stale = False
+        chart.draw(self.train_losses.points, self.val_losses.points)
+
+    # No redraw on_screen_resume: the switch back to this screen would wait for the chart's canvas
+    # (tens of ms on a busy machine); the next tick of the interval draws it instead.
+
+    async def action_toggle_log(self) -> None:
+        charts = self.query("#chart")
+        if not charts:
+            return  # still loading: nothing drawn yet
+        charts.first().toggle_log()
+        self._chart_stale = True
+        await self._draw_chart_if_stale()
 
     def _draw_figures(self, m) -> None:
         self.query_one("#figures", Static).update(
             f"step {m.step:,} / {m.total_steps:,}\nloss {m.loss:.3f}\nval loss {self._val_text()}\n"
-            f"chars/s {m.chars_per_s:,.0f}\nlearning rate {m.learning_rate:.1e}")
+            f"chars/s {m.chars_per_s:,.0f}\nleft {_duration(m.eta_s)}\nlearning rate {m.learning_rate:.1e}")
         self.query_one("#progress", ProgressBar).update(total=m.total_steps, progress=m.step)
         self.query_one("#progress-text", Label).update(
             f"step {m.step:,} of {m.total_steps:,} · {_duration(m.eta_s)} left")
 
     def _val_text(self) -> str:
         best = self.trainer.best_val_loss if self.trainer else None
-        last = f"{self.val_losses[-1]:.3f}" if self.val_losses else "—"
+        last = f"{self.val_losses[-1][1]:.3f}" if self.val_losses else "—"
         return last + (f" (best {best:.3f})" if best is not None else "")
 
     def _show_checkpoint(self, path: Path) -> None:
@@ -269,7 +323,7 @@ class TrainScreen(Screen):
 
     def on_train_screen_checkpoint_saved(self, message: CheckpointSaved) -> None:
         self._show_checkpoint(message.path)
-        self.notify(f"Saved {message.path}", title="Checkpoint")
+        self.notify(f"Saved {message.path}", title="Checkpoint", markup=False)
 
     def on_train_screen_stopped(self, message: Stopped) -> None:
         self.state = "done" if message.finished else "paused"

@@ -1,0 +1,178 @@
+"""The tune book: every tune the app makes (and `musictui generate --keep`) kept in one SQLite file.
+
+`$XDG_DATA_HOME/musictui/tunes.db` (default `~/.local/share/musictui/tunes.db`). Each tune keeps its
+ABC, the checkpoint that wrote it, the sampling settings, the seed, the date and a star. The file is
+in WAL mode and every call opens its own short connection with a generous busy timeout, so two app
+instances (or the app and `generate --keep`) can write at once and lose nothing: SQLite queues the
+writers. No textual and no torch here: the app's screen and `musictui tunes` both call this.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from musictui.errors import UserError
+
+DB_NAME = "tunes.db"
+BUSY_TIMEOUT_S = 30  # how long a writer waits for another one before giving up (never, in practice)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tunes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    title      TEXT NOT NULL,
+    abc        TEXT NOT NULL,
+    checkpoint TEXT NOT NULL,   -- the file (or "training weights at step N") that wrote it
+    settings   TEXT NOT NULL,   -- the sampling settings, as JSON
+    seed       INTEGER,         -- NULL: a random seed nobody asked to keep
+    created    TEXT NOT NULL,   -- ISO 8601, UTC
+    star       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tunes_star ON tunes (star);
+"""
+
+
+def default_path() -> Path:
+    """$XDG_DATA_HOME/musictui/tunes.db, or ~/.local/share/musictui/tunes.db."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "musictui" / DB_NAME
+
+
+def title_of(abc: str) -> str:
+    found = re.search(r"^T:\s*(.*)$", abc, re.MULTILINE)
+    return found[1].strip() if found and found[1].strip() else "untitled"
+
+
+@dataclass
+class BookTune:
+    id: int
+    title: str
+    abc: str
+    checkpoint: str
+    settings: dict
+    seed: int | None
+    created: str
+    star: bool
+
+    @property
+    def line(self) -> str:
+        """One line for a list: number, star, title, date."""
+        return f"{self.id:>4} {'★' if self.star else ' '} {self.title}  ({self.created[:16].replace('T', ' ')})"
+
+
+class TuneBook:
+    """One SQLite file; safe to use from several threads and processes at once."""
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                # WAL: readers never block the writer, and a crash mid-write leaves the book whole.
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise UserError(f"the tune book {self.path} cannot be opened ({error}): move it aside "
+                            "and a new one is made") from None
+        except OSError as error:  # its folder cannot be made: a file in the way, no permission
+            raise UserError(f"the tune book cannot be kept in {self.path.parent} ({error.strerror}): "
+                            "set XDG_DATA_HOME to a folder you can write") from None
+
+    @contextmanager
+    def _connect(self):
+        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as db:
+            db.row_factory = sqlite3.Row
+            with db:  # one transaction: committed on success, rolled back on an error
+                yield db
+
+    def add(self, abc: str, checkpoint: str, settings: dict | None = None, seed: int | None = None,
+            star: bool = False) -> int:
+        """Keep a tune; returns its number in the book."""
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._connect() as db:
+            cursor = db.execute(
+                "INSERT INTO tunes (title, abc, checkpoint, settings, seed, created, star) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (title_of(abc), abc, checkpoint, json.dumps(settings or {}), seed, created, int(star)))
+            return int(cursor.lastrowid)
+
+    def get(self, tune_id: int) -> BookTune:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM tunes WHERE id = ?", (tune_id,)).fetchone()
+        if row is None:
+            raise UserError(f"there is no tune {tune_id} in the tune book {self.path} "
+                            "(musictui tunes list shows their numbers)")
+        return _tune(row)
+
+    def list(self, starred: bool = False, search: str | None = None, limit: int | None = None) -> list[BookTune]:
+        """Newest first; only starred ones with `starred`; titles containing `search` (any case)."""
+        where, params = [], []
+        if starred:
+            where.append("star = 1")
+        if search:
+            where.append("title LIKE ? ESCAPE '\\'")
+            params.append("%" + re.sub(r"([%_\\])", r"\\\1", search) + "%")
+        sql = "SELECT * FROM tunes" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._connect() as db:
+            return [_tune(row) for row in db.execute(sql, params)]
+
+    def set_star(self, tune_id: int, star: bool) -> None:
+        with self._connect() as db:
+            if db.execute("UPDATE tunes SET star = ? WHERE id = ?", (int(star), tune_id)).rowcount == 0:
+                raise UserError(f"there is no tune {tune_id} in the tune book {self.path}")
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM tunes").fetchone()[0])
+
+
+def _tune(row: sqlite3.Row) -> BookTune:
+    return BookTune(id=row["id"], title=row["title"], abc=row["abc"], checkpoint=row["checkpoint"],
+                    settings=json.loads(row["settings"]), seed=row["seed"], created=row["created"],
+                    star=bool(row["star"]))
+
+
+EXPORT_SUFFIXES = (".abc", ".mid", ".wav")
+
+
+def export(tune: BookTune, out: Path, force: bool = False) -> Path:
+    """Write the tune as ABC, MIDI or WAV, by the suffix of `out`. An existing file is kept unless
+    `force` (nothing a user made is overwritten by accident)."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise UserError(f"cannot tell what to write from {out.name!r}: end it in .abc, .mid or .wav")
+    if out.is_dir():
+        raise UserError(f"{out} is a folder: give a file, e.g. {out / ('tune-%d.abc' % tune.id)}")
+    if out.exists() and not force:
+        raise UserError(f"{out} exists: choose another name, or add --force to overwrite it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".abc":
+        out.write_text(tune.abc.rstrip("\n") + "\n", encoding="utf-8")
+        return out
+    from musictui.audio import render
+
+    if suffix == ".wav":
+        render(tune.abc, wav_path=out)
+    else:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="musictui-") as folder:
+            render(tune.abc, wav_path=Path(folder) / "tune.wav", midi_path=out)
+    return out
+
+
+def keep(tunes: list[str], checkpoint: str, settings, path: Path | str | None = None) -> tuple[list[int], Path]:
+    """Keep generated tunes (`settings` a SampleSettings); returns their numbers and the book's file."""
+    from dataclasses import asdict
+
+    book = TuneBook(path)
+    values = asdict(settings)
+    return [book.add(abc, checkpoint, values, values.get("seed")) for abc in tunes], book.path

@@ -1,0 +1,84 @@
+"""Key press to visible effect while the app trains `small`, for two source trees side by side.
+
+    .venv/bin/python scripts/app_key_latency.py [--presses 40] [--rounds 2] TREE [TREE...]
+
+Each TREE is a checkout of musictui (run with PYTHONPATH=TREE and this venv). Rounds alternate the
+trees, so a busy machine weighs on each alike. In each run: a fresh folder, the app in tmux
+(110×34), space to train `small`, 3 s to settle, then g and t in turn; each press is timed from
+`send-keys` until `capture-pane` (polled every 5 ms) shows the other screen's title. Prints the
+median, p95 and worst per tree, and the first frame (launch to the header) of each run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10).stdout
+
+
+def wait_for(name: str, text: str, timeout: float = 120) -> float:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if text in tmux("capture-pane", "-p", "-t", name):
+            return time.perf_counter()
+        time.sleep(0.005)
+    raise RuntimeError(f"{text!r} did not appear in {timeout} s:\n" + tmux("capture-pane", "-p", "-t", name))
+
+
+def run_once(tree: str, presses: int) -> tuple[float, list[float]]:
+    with tempfile.TemporaryDirectory() as folder:
+        name = f"musictui-keys-{os.getpid()}"
+        command = (f"cd {shlex.quote(folder)} && XDG_DATA_HOME={shlex.quote(folder)} "
+                   f"PYTHONPATH={shlex.quote(tree)} exec {shlex.quote(sys.executable)} -m musictui "
+                   "--preset small --checkpoint-dir ckpt")
+        start = time.perf_counter()
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", command], check=True)
+        try:
+            first_frame = wait_for(name, "musictui — train") - start
+            wait_for(name, "press space")
+            tmux("send-keys", "-t", name, "space")
+            wait_for(name, "Training: space pauses")
+            time.sleep(3)
+            latencies = []
+            for i in range(presses):
+                key, title = ("g", "musictui — generate") if i % 2 == 0 else ("t", "musictui — train")
+                t0 = time.perf_counter()
+                tmux("send-keys", "-t", name, key)
+                latencies.append(wait_for(name, title, timeout=20) - t0)
+                time.sleep(0.2)
+            tmux("send-keys", "-t", name, "q")
+            time.sleep(3)
+        finally:
+            tmux("kill-session", "-t", name)
+    return first_frame, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("trees", nargs="+")
+    parser.add_argument("--presses", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    results = {tree: ([], []) for tree in args.trees}
+    for _ in range(args.rounds):
+        for tree in args.trees:
+            frame, latencies = run_once(tree, args.presses // args.rounds)
+            results[tree][0].append(frame)
+            results[tree][1].extend(latencies)
+    for tree, (frames, latencies) in results.items():
+        ms = sorted(x * 1000 for x in latencies)
+        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+        print(f"{tree}: key latency while training small: median {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, "
+              f"worst {ms[-1]:.0f} ms over {len(ms)} presses; first frame {', '.join(f'{f:.2f}' for f in frames)} s")
+
+
+if __name__ == "__main__":
+    main()

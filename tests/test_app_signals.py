@@ -1,0 +1,56 @@
+"""SIGTERM and SIGHUP to the app in a real terminal (tmux): it saves like q, exits, and gives the
+terminal back (alternate screen off). Issue 12: both used to lose the run."""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.test_app_terminal import alive, screen, tmux, wait_for_screen
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(subprocess.run(["which", "tmux"], capture_output=True).returncode != 0,
+                                 reason="needs tmux")]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_training_saves_the_step_and_restores_the_terminal(tmp_path, signum):
+    from musictui.checkpoint import list_checkpoints, load_checkpoint
+
+    name = f"musictui-signal-{os.getpid()}-{signum.name}"
+    # steps huge, checkpoints never on their own: only the signal's save can write one.
+    app = ("import sys; from musictui.app.app import make_app; "
+           "app = make_app(checkpoint_dir='ckpt', preset='tiny', overrides=dict(steps=10**6, checkpoint_every=10**6)); "
+           "app.run(); sys.exit(app.return_code or 0)")
+    command = (f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -c {shlex.quote(app)}; "
+               "echo $? > status; sleep 60")
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
+                   check=True, env={**os.environ, "TERM": "xterm-256color",
+                                                  "XDG_DATA_HOME": str(tmp_path / "xdg-data")}, timeout=10)
+    try:
+        shell = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
+        wait_for_screen(name, "press space to start training")
+        pid = int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0])
+        tmux("send-keys", "-t", name, "space")
+        wait_for_screen(name, "Training:")
+        time.sleep(1.0)  # some steps
+        assert tmux("display-message", "-p", "-t", name, "#{alternate_on}").strip() == "1"
+        os.kill(pid, signum)
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "status").exists():
+            assert time.monotonic() < deadline, screen(name)
+            time.sleep(0.1)
+        assert (tmp_path / "status").read_text().strip() == "0", screen(name)
+        assert not alive(pid)
+        saved = list_checkpoints(tmp_path / "ckpt")
+        assert len(saved) == 1 and load_checkpoint(saved[0]).step > 0
+        # The terminal is given back: off the alternate screen, the exit line readable.
+        assert tmux("display-message", "-p", "-t", name, "#{alternate_on}").strip() == "0"
+        assert f"musictui: {signum.name}: saved" in screen(name)
+    finally:
+        tmux("kill-session", "-t", name)
