@@ -5,7 +5,7 @@ import pytest
 
 from musictui.app.app import make_app
 from musictui.tunebook import TuneBook
-from tests.test_app import SIZE, no_sound, open_generate, run_async, run_dir, wait_for  # noqa: F401 (fixtures)
+from tests.test_app import SIZE, null_sound, open_generate, run_async, run_dir, wait_for  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)
@@ -15,7 +15,7 @@ def _own_tune_book(tmp_path, monkeypatch):
 
 @run_async
 async def test_tunes_made_in_the_app_are_kept_and_the_book_screen_finds_stars_plays_and_saves_them(
-        run_dir, tmp_path, no_sound):
+        run_dir, tmp_path, null_sound):
     book_file = tmp_path / "book.db"
     app = make_app(checkpoint_dir=run_dir, preset="tiny", tunes_dir=tmp_path / "tunes", tunebook=book_file)
     async with app.run_test(size=SIZE) as pilot:
@@ -47,8 +47,10 @@ async def test_tunes_made_in_the_app_are_kept_and_the_book_screen_finds_stars_pl
         await pilot.press("f")
         await wait_for(pilot, lambda: [t.title for t in book.tunes] == ["Snowy Reel"], what="starred only")
 
-        await pilot.press("r")
-        await wait_for(pilot, lambda: len(no_sound) >= 3, what="the replay")  # 2 plays after n, then r
+        before = app._playback
+        await pilot.press("r")  # the book's tune, played for real into ALSA's null device
+        await wait_for(pilot, lambda: app._playback not in (None, before), what="the replay")
+        assert app._playback.wav_path.exists() and app._playback.duration_s > 0
         await pilot.press("w")
         stem = f"book-{book.tunes[0].id:04d}-snowy-reel"
         await wait_for(pilot, lambda: len(list((tmp_path / "tunes").glob(stem + ".*"))) == 4, what="saved files")
