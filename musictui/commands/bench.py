@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from musictui.limits import positive_int
+
 REFERENCE_CANDIDATES = [
     Path(__file__).resolve().parents[3] / "shared" / "bench" / "lab_reference.py",  # beside the checkout
     Path.cwd().parent / "shared" / "bench" / "lab_reference.py",
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-steps", type=int, default=5, help="timed training steps per round (default 5)")
     parser.add_argument("--chars", type=int, default=300, help="timed characters per generation round (default 300)")
     parser.add_argument("--batch", type=int, default=32, help="tunes side by side for batched generation (default 32)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept (default 2)")
+    parser.add_argument("--rounds", type=positive_int, default=2, help="alternating rounds; the best of each is kept (default 2)")
     parser.add_argument("--checkpoint", type=Path, metavar="PATH",
                         help="a lab-sized checkpoint to generate from (default: the shipped model if present, "
                              "else random weights; speed of the plain sampler does not depend on them)")

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from musictui.commands.common import add_checkpoint_argument, add_device_argument, find_checkpoint, number, positive_int
+from musictui.commands.common import add_checkpoint_argument, add_device_argument, find_checkpoint, positive_int, seed, temperature, top_k, top_p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="characters to sample at most (default 2000)")
     parser.add_argument("--tunes", type=positive_int, default=1, metavar="N",
                         help="stop after N complete tunes (default 1)")
-    parser.add_argument("--temperature", type=number, default=1.0, metavar="T")
-    parser.add_argument("--top-k", type=int, metavar="K")
-    parser.add_argument("--top-p", type=number, metavar="P")
-    parser.add_argument("--seed", type=int, metavar="S", help="same checkpoint, settings and seed: same tune")
+    parser.add_argument("--temperature", type=temperature, default=1.0, metavar="T")
+    parser.add_argument("--top-k", type=top_k, metavar="K")
+    parser.add_argument("--top-p", type=top_p, metavar="P")
+    parser.add_argument("--seed", type=seed, metavar="S", help="same checkpoint, settings and seed: same tune")
     parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=True,
                         help="only allow characters that keep every bar the length its meter asks "
                              "(default: on; --no-meter-aware samples freely)")

@@ -10,8 +10,8 @@ import signal
 import threading
 from pathlib import Path
 
-from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument,
-                                     positive_float, positive_int)
+from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument, finite_number,
+                                     positive_float, positive_int, seed)
 from musictui.model import PRESETS, RESUMABLE
 
 def lr_schedule(text: str) -> str:
@@ -21,9 +21,16 @@ def lr_schedule(text: str) -> str:
 
 
 def probability(text: str) -> float:
-    value = float(text)
+    value = finite_number(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    value = finite_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or more, not {text}")
     return value
 
 
@@ -36,7 +43,7 @@ OVERRIDES = {
     "--learning-rate": ("learning_rate", positive_float),
     "--lr-schedule": ("lr_schedule", lr_schedule),
     "--dropout": ("dropout", probability),
-    "--grad-clip": ("grad_clip", float),
+    "--grad-clip": ("grad_clip", non_negative),
     "--eval-every": ("eval_every", positive_int),
     "--checkpoint-every": ("checkpoint_every", positive_int),
 }
@@ -50,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR, metavar="DIR",
                         help="where checkpoints go (default: ./checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in DIR")
-    parser.add_argument("--seed", type=int, help="seed for weights, batch order and dropout (default 0)")
+    parser.add_argument("--seed", type=seed, help="seed for weights, batch order and dropout (default 0)")
     add_device_argument(parser)
     parser.add_argument("--comet", action="store_true",
                         help="log the run to Comet ML (online with COMET_API_KEY, else an offline archive in DIR/comet/)")
