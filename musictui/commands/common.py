@@ -15,7 +15,7 @@ SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "checkpoints" / "s
 
 
 def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", type=corpus_path, metavar="PATH",
+    parser.add_argument("--corpus", type=Path, metavar="PATH",
                         help="an .abc file or a folder of them (default: irish.abc from mitdeeplearning)")
 
 
