@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="recurrent weights as int8 (default: ~5x faster, same distribution within "
                              "KL 1e-3) or fp32 (exact)")
     parser.add_argument("--out", type=Path, metavar="FILE.abc", help="save the complete tunes here")
+    parser.add_argument("--force", action="store_true", help="let --out overwrite an existing file")
     add_device_argument(parser)
 
 
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     settings.check()  # before loading anything: a bad option should not wait for torch
     if args.out is not None and args.out.is_dir():
         raise UserError(f"--out {args.out} is a folder: give a file, e.g. {args.out / 'tunes.abc'}")
+    from musictui.outputs import check_output  # --out never silently replaces yesterday's tunes
+    check_output(args.out, [args.checkpoint] if args.checkpoint else [], args.force, "--out")
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt)
     path = find_checkpoint(args.checkpoint)
     from musictui.model import resolve_device
