@@ -7,6 +7,7 @@ from pathlib import Path
 
 from musictui import audio
 from musictui.errors import UserError
+from musictui.limits import positive_int
 from musictui.outputs import check_outputs
 
 
@@ -25,7 +26,7 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tempo", type=int, metavar="BPM",
                         help=f"quarter notes a minute, {audio.TEMPO_MIN}-{audio.TEMPO_MAX}; replaces the "
                              f"tune's Q: (default: the tune's own, else {audio.TEMPO_DEFAULT})")
-    parser.add_argument("--tune", type=int, metavar="N",
+    parser.add_argument("--tune", type=positive_int, metavar="N",
                         help="which tune of the file, counting from 1 (default: the first)")
 
 
