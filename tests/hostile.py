@@ -50,7 +50,7 @@ def files(folder: Path) -> dict[str, str]:
     """Every file under `folder` (relative name -> sha256), to compare before and after."""
     folder = Path(folder)
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".musictui.lock"}  # holds a PID
 
 
 def wait_for_lines(path: Path, lines: int, proc: subprocess.Popen, timeout: float = 90) -> None:
