@@ -236,8 +236,7 @@ class Trainer:
         return (f"the last good checkpoint is {found[-1]} (resume it with a lower --learning-rate)" if found
                 else "no checkpoint was written before it (try a lower --learning-rate)")
 
-    def close(self) -> None:
-        """Give up the run folder's lock (the end of the process does it too)."""
+    def close(self) -> None:  # give up the run folder's lock (the end of the process does it too)
         if self.run_folder is not None:
             self.run_folder.release()
 
@@ -316,15 +315,20 @@ class Trainer:
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     metrics.checkpoint = self.save()
                 if log is not None:
-                    log.write(json.dumps({
+                    self._log(log, {
                         "step": metrics.step, "loss": round(loss, 5), "val_loss": metrics.val_loss,
                         "chars_per_s": round(metrics.chars_per_s, 1), "elapsed_s": round(metrics.elapsed_s, 3),
-                        "lr": metrics.learning_rate, "time": time.time(),
-                    }) + "\n")
+                        "lr": metrics.learning_rate, "time": time.time()})
                 yield metrics
         finally:
             if log is not None:
                 log.close()
+
+    def _log(self, log, record: dict) -> None:
+        try:
+            log.write(json.dumps(record) + "\n")
+        except OSError as error:  # a full disk: name the file
+            raise UserError(f"could not write {self.checkpoint_dir / METRICS_FILE}: {error.strerror}") from None
 
     def _open_metrics_log(self):
         """Every run appends its metrics to a JSON-lines file beside its checkpoints, to plot later."""
