@@ -345,8 +345,7 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None = None, preset: str 
     False starts a new run, and refuses a folder that already holds one (its step-N files would
     be overwritten); None resumes when there is a checkpoint, else starts anew (the app's "your
     run"). `overrides` are Config fields (None = keep); a resumed run takes only RESUMABLE ones
-    and lists the others in `trainer.ignored`. Rank 0 locks the folder for the trainer's life.
-    """
+    and lists the others in `trainer.ignored`. Rank 0 locks the folder for the trainer's life."""
     from musictui.data import load_corpus
 
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
