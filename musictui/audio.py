@@ -343,8 +343,7 @@ def render(abc_text: str, wav_path: Path | None = None, midi_path: Path | None =
 
 
 def _cache_path(abc_text: str, tempo: int | None) -> Path:
-    digest = hashlib.sha256(f"{tempo}\n{abc_text}".encode()).hexdigest()[:16]
-    return wav_cache.cache_dir() / f"tune-{digest}.wav"
+    return wav_cache.cache_dir() / f"tune-{hashlib.sha256(f'{tempo} {abc_text}'.encode()).hexdigest()[:16]}.wav"
 
 
 def _move(source: Path, target: Path) -> None:
