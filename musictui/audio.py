@@ -5,9 +5,8 @@ on fixed file names (`tune.abc`, `tune.mid`, `tune.wav`). The caller's paths are
 by Python's own file functions afterwards, so a name with spaces, quotes, a leading `-` or a
 trailing `|` (which timidity would run as a command) never reaches a tool's command line.
 
-Neither tool tells the truth with its exit status: abc2midi exits 0 with errors in the tune, and
-timidity exits 0 on a file that is not MIDI, leaving a 44-byte WAV. So we read abc2midi's stdout
-into an `AbcReport` and check that the WAV has frames.
+Neither tool tells the truth with its exit status (abc2midi exits 0 with errors in the tune, timidity
+0 on a file that is not MIDI): we read abc2midi's stdout into an `AbcReport`, check the WAV's frames.
 """
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from musictui import wav_cache
 from musictui.errors import UserError
 
 # Tempo range offered by folkrnn.org; abc2midi's own default for a tune without Q: is 120.
@@ -267,6 +267,9 @@ def _abc_to_midi(abc_text: str, folder: Path, tempo: int | None, timeout: float)
     (folder / "tune.abc").write_text(abc_text, encoding="utf-8")
     result = _run(argv, folder, timeout)  # cwd=folder: abc2midi may also drop files of its own there
     report = parse_abc2midi_output(result.stdout)
+    aborted = [line.strip() for line in (result.stdout + result.stderr).splitlines() if "abort" in line.lower()]
+    if aborted:  # a 10,000-bar tune: "eputc: aborting because of file runaway"; its MIDI is cut short
+        raise RenderError(f"abc2midi gave up on the tune: {aborted[-1]}", report)
     midi = folder / "tune.mid"
     if not midi.exists():
         return report, None
@@ -318,8 +321,8 @@ def render(abc_text: str, wav_path: Path | None = None, midi_path: Path | None =
     """Render the first tune of `abc_text` to a WAV (and a MIDI file if `midi_path` is given).
 
     `tempo` (quarter notes a minute, 24-204) replaces the tune's Q:, or supplies one; None keeps
-    the tune's own, or abc2midi's 120. Without `wav_path` the WAV goes to a cache folder under the
-    system's temporary folder, named after the tune and tempo, so rendering the same tune twice
+    the tune's own, or abc2midi's 120. Without `wav_path` the WAV goes to the user's cache folder
+    (musictui.wav_cache), named after the tune and tempo, so rendering the same tune twice
     reuses one file. Errors inside the tune do not raise: they are in `.report`, and the WAV holds
     whatever abc2midi could make of it. Raises MissingTool, or RenderError when there is no sound
     to be had (no MIDI written, timidity failed, a timeout).
@@ -330,19 +333,17 @@ def render(abc_text: str, wav_path: Path | None = None, midi_path: Path | None =
             why = (f"line {report.errors[0].line}, char {report.errors[0].char}: {report.errors[0].message}"
                    if report.errors else "the tune has no notes")
             raise RenderError(f"abc2midi could not make MIDI from the tune ({why})", report)
-        if wav_path is None:
-            wav_path = _cache_path(abc_text, tempo)
+        cached, wav_path = wav_path is None, wav_path or _cache_path(abc_text, tempo)
         duration = midi_to_wav(midi, Path(wav_path), timeout)
+        if cached:
+            wav_cache.prune(Path(wav_path).parent, keep=Path(wav_path))
         if midi_path is not None:
             _move(midi, Path(midi_path))
         return Rendered(Path(wav_path), midi_path and Path(midi_path), report, duration)
 
 
 def _cache_path(abc_text: str, tempo: int | None) -> Path:
-    digest = hashlib.sha256(f"{tempo}\n{abc_text}".encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "musictui"
-    folder.mkdir(exist_ok=True)
-    return folder / f"tune-{digest}.wav"
+    return wav_cache.cache_dir() / f"tune-{hashlib.sha256(f'{tempo} {abc_text}'.encode()).hexdigest()[:16]}.wav"
 
 
 def _move(source: Path, target: Path) -> None:

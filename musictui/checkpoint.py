@@ -10,8 +10,11 @@ target: a crash or a kill mid-save leaves the previous checkpoint whole.
 """
 from __future__ import annotations
 
+import copy
 import json
+import math
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,11 @@ from musictui.errors import UserError
 from musictui.model import CharLSTM, Config
 
 FORMAT = "musictui-checkpoint-1"
+
+
+class CheckpointNotSaved(UserError):
+    """Writing a checkpoint failed (a full disk, no permission): the previous one is untouched."""
+
 SUFFIX = ".safetensors"
 
 
@@ -86,13 +94,22 @@ def save_checkpoint(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
         tensors["rng.torch"] = ckpt.torch_rng.cpu()
     payload = safetensors_bytes(tensors, metadata={"musictui": json.dumps(meta)})
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # PID and a random part: two saves in one process (the app's `c`, then `q`) never share a file.
+    # run_folder.remove_stale_temp_files reads the PID to tell a dead writer's leftovers.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         with open(tmp, "wb") as f:
             f.write(payload)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new, never half
+    except OSError as error:
+        if path.is_dir():
+            raise  # cli says which path is a folder
+        raise CheckpointNotSaved(
+            f"could not write {path} ({error.strerror or error}): step {ckpt.step} was not saved; "
+            "the checkpoints already there are whole (free some space, or choose another folder)"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
     _fsync_dir(path.parent)
@@ -111,6 +128,16 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def copy_optimizer_state(state_dict: dict) -> dict:
+    """Adam's state_dict with its tensors copied to the CPU: the live ones change at the next step."""
+    return {
+        "state": {key: {name: value.detach().cpu().clone() if torch.is_tensor(value) else value
+                        for name, value in entries.items()}
+                  for key, entries in state_dict["state"].items()},
+        "param_groups": copy.deepcopy(state_dict["param_groups"]),
+    }
 
 
 def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -153,33 +180,71 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
         raise UserError(f"{path} is not a readable checkpoint (truncated or not safetensors: {error})") from None
     try:
         meta = json.loads(header["musictui"])
-        if meta.get("format") != FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise KeyError("format")
-        config = Config.from_dict(meta["config"])
-        vocab = Vocabulary(meta["vocab"])
     except (KeyError, TypeError, ValueError, json.JSONDecodeError):
         raise UserError(f"{path} is a safetensors file but not a musictui checkpoint") from None
+    try:
+        config = Config.from_dict(meta.get("config"))
+        chars = meta.get("vocab")
+        if not isinstance(chars, list) or not chars or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise ValueError("vocab must be a non-empty list of single characters")
+        vocab = Vocabulary(meta["vocab"])
+        fields = _check_meta(meta)
+        optimizer_state = (_unflatten_optimizer({k: v for k, v in tensors.items() if k.startswith("optim.")},
+                                                meta["optimizer"]) if "optimizer" in meta else None)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        # A hand-edited or damaged header: one line naming the field, never a traceback from torch.
+        raise UserError(f"{path}: its metadata is damaged ({error})") from None
     if len(vocab) != len(meta["vocab"]):
         raise UserError(f"{path}: its vocabulary has repeated characters")
 
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    optim_tensors = {k: v for k, v in tensors.items() if k.startswith("optim.")}
-    ckpt = Checkpoint(
-        config=config,
-        vocab=vocab,
-        model_state=model_state,
-        step=int(meta.get("step", 0)),
-        train_losses=list(meta.get("train_losses", [])),
-        val_losses=[tuple(x) for x in meta.get("val_losses", [])],
-        best_val_loss=meta.get("best_val_loss"),
-        optimizer_state=_unflatten_optimizer(optim_tensors, meta["optimizer"]) if "optimizer" in meta else None,
-        torch_rng=tensors.get("rng.torch"),
-        numpy_rng=meta.get("numpy_rng"),
-        extra=meta.get("extra", {}),
-        path=path,
-    )
+    ckpt = Checkpoint(config=config, vocab=vocab, model_state=model_state, optimizer_state=optimizer_state,
+                      torch_rng=tensors.get("rng.torch"), path=path, **fields)
     _check_shapes(ckpt)
+    _check_finite(path, tensors)
     return ckpt
+
+
+def _number(value) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+def _check_meta(meta: dict) -> dict:
+    """The Checkpoint fields held in the JSON metadata, type-checked; ValueError names the bad one."""
+    step = meta.get("step", 0)
+    if type(step) is not int or step < 0:
+        raise ValueError(f"step must be a whole number of at least 0, not {step!r}")
+    losses = meta.get("train_losses", [])
+    if not isinstance(losses, list) or not all(_number(x) for x in losses):
+        raise ValueError("train_losses must be a list of finite numbers")
+    val = meta.get("val_losses", [])
+    if not isinstance(val, list) or not all(
+            isinstance(x, list) and len(x) == 2 and type(x[0]) is int and _number(x[1]) for x in val):
+        raise ValueError("val_losses must be a list of [step, loss] pairs")
+    best = meta.get("best_val_loss")
+    if best is not None and not _number(best):
+        raise ValueError(f"best_val_loss must be a finite number or null, not {best!r}")
+    numpy_rng = meta.get("numpy_rng")
+    if numpy_rng is not None and not isinstance(numpy_rng, dict):
+        raise ValueError("numpy_rng must be a mapping")
+    extra = meta.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ValueError("extra must be a mapping")
+    optimizer = meta.get("optimizer")
+    if optimizer is not None and not (isinstance(optimizer, dict) and isinstance(optimizer.get("param_groups"), list)):
+        raise ValueError("optimizer must be a mapping with param_groups")
+    return dict(step=step, train_losses=list(losses), val_losses=[tuple(x) for x in val], best_val_loss=best,
+                numpy_rng=numpy_rng, extra=extra)
+
+
+def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """A checkpoint with NaN or infinite weights (a diverged run) is refused, never silently used."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise UserError(f"{path}: {name} holds NaN or infinite values (the run diverged): resume from "
+                            "an earlier checkpoint, or train again with a lower --learning-rate")
 
 
 def _check_shapes(ckpt: Checkpoint) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from musictui.errors import UserError
+from musictui.limits import check_corpus
 
 CORPUS_PACKAGE = "mitdeeplearning"
 CORPUS_FILE = "mitdeeplearning/data/irish.abc"
@@ -53,9 +54,7 @@ def default_corpus_path() -> Path:
 
 def read_abc_text(path: Path) -> str:
     """The text of one .abc file, or of every .abc file under a folder (sorted, recursively)."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"corpus not found: {path} (pass --corpus with an .abc file or a folder of them)")
+    path = check_corpus(Path(path))  # missing, endless (/dev/zero) or over the size cap: one line
     files = sorted(p for p in path.rglob("*.abc") if p.is_file()) if path.is_dir() else [path]
     if not files:
         raise UserError(f"no .abc files under {path}")

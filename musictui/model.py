@@ -1,6 +1,7 @@
 """The network (Embedding -> LSTM -> Linear, as in the MIT 6.S191 music lab) and its presets."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 
 import torch
@@ -29,8 +30,32 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
+        """A Config from stored values, each checked: raises ValueError naming the first bad one
+        (a hand-edited checkpoint must not reach torch with hidden_size -5 or dropout "x")."""
+        if not isinstance(values, dict):
+            raise ValueError(f"config is {type(values).__name__}, not a mapping of settings")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        config = cls(**{k: v for k, v in values.items() if k in known})
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Raise ValueError naming the first setting of the wrong type or out of range."""
+        for name in ("embedding_dim", "hidden_size", "batch_size", "seq_length", "steps", "eval_every",
+                     "eval_windows", "checkpoint_every"):
+            value = getattr(self, name)
+            if type(value) is not int or value <= 0:
+                raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+        if type(self.seed) is not int or not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be a whole number from 0 to 2**63-1, not {self.seed!r}")
+        for name, low, high in (("dropout", 0, 1), ("learning_rate", 0, math.inf), ("grad_clip", 0, math.inf)):
+            value = getattr(self, name)
+            if type(value) not in (int, float) or not math.isfinite(value) or not low <= value < high:
+                raise ValueError(f"{name} must be a finite number in [{low}, {high}), not {value!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be above 0, not {self.learning_rate!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +90,10 @@ class CharLSTM(nn.Module):
         self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(hidden_size, vocab_size)
+        # The Trainer's own random generator for the dropout masks. Dropout would otherwise draw
+        # from torch's global generator, which sampling (torch.seed()) and building a model also
+        # move, so a run with samples taken between steps would not repeat after a resume.
+        self.generator: torch.Generator | None = None
 
     @classmethod
     def from_config(cls, vocab_size: int, config: Config) -> "CharLSTM":
@@ -73,7 +102,14 @@ class CharLSTM(nn.Module):
     def forward(self, x: torch.Tensor, state=None):
         """x: (batch, seq) character indices -> (logits (batch, seq, vocab), (h, c))."""
         out, state = self.lstm(self.embedding(x), state)
-        return self.fc(self.dropout(out)), state
+        return self.fc(self._dropout(out)), state
+
+    def _dropout(self, out: torch.Tensor) -> torch.Tensor:
+        p = self.dropout.p
+        if not self.training or p == 0 or self.generator is None:
+            return self.dropout(out)
+        keep = torch.empty_like(out).bernoulli_(1 - p, generator=self.generator)
+        return out * keep / (1 - p)  # what nn.Dropout does, with our generator
 
 
 def resolve_device(name: str = "auto") -> torch.device:

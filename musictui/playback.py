@@ -165,6 +165,8 @@ class Player:
         wave_object = self._simpleaudio.WaveObject.from_wave_file(str(wav_path))
         try:
             return wave_object.play()
+        except ValueError as error:  # a truncated WAV: "Buffer size ... is not a multiple of ..."
+            raise UserError(f"cannot play {wav_path}: {error}") from None
         except SimpleaudioError as error:
             # "Error opening PCM device. -- CODE: -2 -- MSG: No such file or directory"
             raise NoAudioDevice(wav_path, str(error).split(" -- ")[0].rstrip(".")) from None
@@ -186,11 +188,27 @@ class Player:
         return _Process(process)  # a WAV shorter than _FAIL_FAST_S, already played
 
 
+# What simpleaudio (and ALSA through it) can play; anything else was a ValueError from deep inside.
+PLAYABLE_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 192000)
+
+
 def _wav_duration(wav_path: Path) -> float:
+    """The WAV's length in seconds; a UserError naming what is wrong with one that cannot play."""
     try:
         with wave.open(str(wav_path), "rb") as wav:
-            return wav.getnframes() / wav.getframerate()
+            channels, width, rate, frames = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate(),
+                                             wav.getnframes())
     except FileNotFoundError:
         raise UserError(f"no such file: {wav_path}") from None
+    except IsADirectoryError:
+        raise UserError(f"cannot play {wav_path}: it is a folder") from None
     except (OSError, EOFError, wave.Error) as error:
         raise UserError(f"cannot play {wav_path}: not a PCM WAV file ({error})") from None
+    if channels not in (1, 2):
+        raise UserError(f"cannot play {wav_path}: it has {channels} channels; musictui plays mono or stereo")
+    if width not in (1, 2, 3, 4):
+        raise UserError(f"cannot play {wav_path}: {width * 8}-bit samples; musictui plays 8 to 32 bits")
+    if rate not in PLAYABLE_RATES:
+        raise UserError(f"cannot play {wav_path}: its sample rate is {rate:,} Hz; musictui plays "
+                        f"{', '.join(f'{r:,}' for r in PLAYABLE_RATES)} Hz (convert it, e.g. with sox)")
+    return frames / rate

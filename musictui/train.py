@@ -3,14 +3,15 @@
 The command line, the tests and the app's background worker all drive `Trainer.run()`: it yields a
 `StepMetrics` after every step and stops cleanly, between two steps, when its stop event is set.
 Everything that decides what the next step does (weights, Adam's state, the batch generator's
-state, torch's random state for dropout) is in the checkpoint, so a run interrupted and resumed
-has the same loss curve as one that was not.
+state, the run's own dropout generator) is in the checkpoint, so a run interrupted and resumed
+has the same loss curve as one that was not, whatever else the process samples meanwhile.
 
 Under torchrun (see `musictui.distributed`) every rank runs this same loop on its own share of
 each batch; the ranks agree on when to stop, and only rank 0 writes checkpoints and metrics.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import threading
@@ -23,14 +24,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from musictui import distributed
-from musictui.checkpoint import Checkpoint, checkpoint_name, save_checkpoint
+from musictui import distributed, limits
+from musictui.checkpoint import Checkpoint, checkpoint_name, copy_optimizer_state, list_checkpoints, save_checkpoint
 from musictui.data import Corpus, get_batch
 from musictui.distributed import SINGLE, Ranks
 from musictui.errors import UserError
-from musictui.model import CharLSTM, Config
+from musictui.model import PRESETS, RESUMABLE, CharLSTM, Config
+from musictui.run_folder import RunFolder, prune_checkpoints
 
 METRICS_FILE = "metrics.jsonl"
+
+
+class TrainingDiverged(UserError):
+    """The loss (or the weights) stopped being finite: nothing from that step on is saved."""
 
 
 @dataclass
@@ -63,14 +69,24 @@ class Trainer:
         self.device = torch.device(device)
         self.ranks = ranks
         self.keep_last = keep_last
-        self.lock = threading.Lock()  # held while the weights change; snapshot() waits for it
-        self._written: list[Path] = []  # this run's checkpoints, oldest first (only these are pruned)
+        self.lock = threading.Lock()  # held while the run's state changes; checkpoint() waits for it
+        self.run_folder: RunFolder | None = None  # the folder's lock, when build_trainer took it
+        self.resumed_from: Path | None = None
+        self.ignored: list[str] = []  # overrides a resume did not apply (build_trainer)
+        config.check()
+        # Before torch allocates anything: --hidden-size 10**7 would otherwise die in the allocator.
+        limits.check_training_memory(len(corpus.vocab), config, self.device.type)
 
-        # Every rank seeds alike: the same first weights, and the same batch generator, from which
-        # each rank takes its own rows (see train_step). Their torch RNGs stay equal too, so the
-        # one saved in a checkpoint resumes every rank; dropout masks repeat across ranks.
-        torch.manual_seed(config.seed)
-        self.model = CharLSTM.from_config(len(corpus.vocab), config).to(self.device)
+        # Every rank seeds alike: the same first weights, batch generator and dropout generator
+        # (see train_step), so the state saved in a checkpoint resumes every rank. The weights come
+        # from a forked global generator and dropout from the run's own: nothing else in the
+        # process (a sampler's torch.seed(), another model) can move either.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.model = CharLSTM.from_config(len(corpus.vocab), config).to(self.device)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(config.seed)
+        self.model.generator = self.generator
         # fused: one kernel for the whole update instead of a loop over tensors (about 3% of a
         # lab step on a 2-core CPU; 89% of the step is oneDNN's LSTM forward and backward).
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate,
@@ -112,26 +128,36 @@ class Trainer:
             group["initial_lr"] = self.config.learning_rate
         self.rng.bit_generator.state = ckpt.numpy_rng
         if ckpt.torch_rng is not None:
-            torch.set_rng_state(ckpt.torch_rng)
+            try:
+                self.generator.set_state(ckpt.torch_rng)
+            except RuntimeError:
+                # Saved on another kind of device (a CUDA generator's state does not fit the CPU's):
+                # the dropout masks from here on differ from the straight run's, all else is exact.
+                self.generator.manual_seed(self.config.seed + ckpt.step)
+        self.resumed_from = ckpt.path
         self.step = ckpt.step
         self.train_losses = list(ckpt.train_losses)
         self.val_losses = list(ckpt.val_losses)
         self.best_val_loss = ckpt.best_val_loss
 
     def checkpoint(self, with_training_state: bool = True) -> Checkpoint:
-        """The run as it stands, as a Checkpoint (weights copied, so training may go on)."""
+        """The run as it stands, as a Checkpoint, taken whole under the lock: weights, Adam's
+        moments (copied, not the live tensors the next step changes), step, losses and random
+        states all belong to the same step, whichever thread asks while training goes on."""
         with self.lock:
             weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-            optimizer = self.optimizer.state_dict() if with_training_state else None
-        return Checkpoint(
-            config=self.config, vocab=self.corpus.vocab, model_state=weights, step=self.step,
-            train_losses=list(self.train_losses), val_losses=list(self.val_losses),
-            best_val_loss=self.best_val_loss, optimizer_state=optimizer,
-            torch_rng=torch.get_rng_state() if with_training_state else None,
-            numpy_rng=self.rng.bit_generator.state if with_training_state else None,
-            extra={"corpus": str(self.corpus.source), "train_tunes": len(self.corpus.train_tunes),
-                   "val_tunes": len(self.corpus.val_tunes), "world_size": self.ranks.world_size},
-        )
+            optimizer = copy_optimizer_state(self.optimizer.state_dict()) if with_training_state else None
+            ckpt = Checkpoint(
+                config=self.config, vocab=self.corpus.vocab, model_state=weights, step=self.step,
+                train_losses=list(self.train_losses), val_losses=list(self.val_losses),
+                best_val_loss=self.best_val_loss, optimizer_state=optimizer,
+                torch_rng=self.generator.get_state() if with_training_state else None,
+                numpy_rng=copy.deepcopy(self.rng.bit_generator.state) if with_training_state else None,
+                extra={"corpus": str(self.corpus.source), "train_tunes": len(self.corpus.train_tunes),
+                       "val_tunes": len(self.corpus.val_tunes), "world_size": self.ranks.world_size,
+                       "rng_device": self.device.type},
+            )
+        return ckpt
 
     def snapshot_model(self) -> CharLSTM:
         """A copy of the current weights in eval mode: sampling from it never disturbs training."""
@@ -148,18 +174,18 @@ class Trainer:
         return DEFAULT_PROMPT + "".join(sampler.stream(DEFAULT_PROMPT, settings))
 
     def save(self) -> Path:
-        """Write a checkpoint of the current step; keep this run's `keep_last` newest ones.
-
-        Under torchrun every rank calls this: rank 0 writes, and all wait until it has written, so
-        no rank runs ahead of a checkpoint. Every rank gets the path rank 0 wrote.
-        """
-        path = self.checkpoint_dir / checkpoint_name(self.step)
+        """Write a checkpoint of the current step; keep the folder's `keep_last` of highest step.
+        Non-finite weights are never written (TrainingDiverged): the one before stays the newest.
+        Under torchrun every rank calls this; rank 0 writes while all wait, and all get its path."""
+        ckpt = self.checkpoint()
+        bad = next((name for name, t in ckpt.model_state.items() if not bool(torch.isfinite(t).all())), None)
+        if bad is not None:
+            raise TrainingDiverged(f"training diverged by step {ckpt.step}: {bad} holds NaN or infinite values, so "
+                                   f"it was not saved; {self._last_good()}")
+        path = self.checkpoint_dir / checkpoint_name(ckpt.step)
         if self.ranks.is_main:
-            save_checkpoint(self.checkpoint(), path)
-            if path not in self._written:
-                self._written.append(path)
-            while self.keep_last and len(self._written) > self.keep_last:
-                self._written.pop(0).unlink(missing_ok=True)
+            save_checkpoint(ckpt, path)
+            prune_checkpoints(self.checkpoint_dir, self.keep_last, keep=path)
         if self.ranks.distributed:
             distributed.barrier()
         return path
@@ -188,6 +214,13 @@ class Trainer:
             group["lr"] = lr
         logits, _ = self.step_model(x)
         loss = self.loss_fn(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
+        # The whole batch's loss (the mean of the ranks'), so every rank keeps the same history
+        # and every rank stops together on a non-finite one.
+        value = (distributed.mean(loss.detach()) if self.ranks.distributed else loss).item()
+        if not math.isfinite(value):
+            # Stop at the first one: every later step would only spread the NaN through Adam's state.
+            raise TrainingDiverged(f"training diverged at step {self.step + 1}: the loss is {value}; "
+                                   f"{self._last_good()}")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # under DDP this also averages the gradients over the ranks
         if cfg.grad_clip > 0:
@@ -195,10 +228,17 @@ class Trainer:
         with self.lock:
             self.optimizer.step()
             self.step += 1
-        # The whole batch's loss (the mean of the ranks'), so every rank keeps the same history.
-        value = (distributed.mean(loss) if self.ranks.distributed else loss).item()
-        self.train_losses.append(value)
+            self.train_losses.append(value)
         return value
+
+    def _last_good(self) -> str:
+        found = list_checkpoints(self.checkpoint_dir)
+        return (f"the last good checkpoint is {found[-1]} (resume it with a lower --learning-rate)" if found
+                else "no checkpoint was written before it (try a lower --learning-rate)")
+
+    def close(self) -> None:  # give up the run folder's lock (the end of the process does it too)
+        if self.run_folder is not None:
+            self.run_folder.release()
 
     def _validation_windows(self, val_ids: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Fixed, non-overlapping windows of the held-out tunes: the same every evaluation."""
@@ -268,23 +308,92 @@ class Trainer:
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     metrics.val_loss = self.evaluate()
                     if metrics.val_loss is not None:
-                        self.val_losses.append((self.step, metrics.val_loss))
-                        if self.best_val_loss is None or metrics.val_loss < self.best_val_loss:
-                            self.best_val_loss = metrics.val_loss
+                        with self.lock:
+                            self.val_losses.append((self.step, metrics.val_loss))
+                            if self.best_val_loss is None or metrics.val_loss < self.best_val_loss:
+                                self.best_val_loss = metrics.val_loss
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     metrics.checkpoint = self.save()
                 if log is not None:
-                    log.write(json.dumps({
+                    self._log(log, {
                         "step": metrics.step, "loss": round(loss, 5), "val_loss": metrics.val_loss,
                         "chars_per_s": round(metrics.chars_per_s, 1), "elapsed_s": round(metrics.elapsed_s, 3),
-                        "lr": metrics.learning_rate, "time": time.time(),
-                    }) + "\n")
+                        "lr": metrics.learning_rate, "time": time.time()})
                 yield metrics
         finally:
             if log is not None:
                 log.close()
 
+    def _log(self, log, record: dict) -> None:
+        try:
+            log.write(json.dumps(record) + "\n")
+        except OSError as error:  # a full disk: name the file
+            raise UserError(f"could not write {self.checkpoint_dir / METRICS_FILE}: {error.strerror}") from None
+
     def _open_metrics_log(self):
         """Every run appends its metrics to a JSON-lines file beside its checkpoints, to plot later."""
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         return open(self.checkpoint_dir / METRICS_FILE, "a", buffering=1, encoding="utf-8")
+
+
+def build_trainer(checkpoint_dir: Path, corpus: Path | None = None, preset: str = "small",
+                  overrides: dict | None = None, resume: bool | None = False,
+                  device: torch.device | str = "cpu", ranks: Ranks = SINGLE) -> Trainer:
+    """The one way a run starts, for the command line and the app alike.
+
+    `resume`: True continues the newest checkpoint in `checkpoint_dir` (there must be one);
+    False starts a new run, and refuses a folder that already holds one (its step-N files would
+    be overwritten); None resumes when there is a checkpoint, else starts anew (the app's "your
+    run"). `overrides` are Config fields (None = keep); a resumed run takes only RESUMABLE ones
+    and lists the others in `trainer.ignored`. Rank 0 locks the folder for the trainer's life."""
+    from musictui.data import load_corpus
+
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    checkpoint_dir = Path(checkpoint_dir)
+    folder = RunFolder(checkpoint_dir).acquire() if ranks.is_main else None
+    try:
+        corpus_data = load_corpus(corpus)
+        if folder is not None:
+            folder.remove_stale_temp_files()
+        existing = list_checkpoints(checkpoint_dir) if ranks.is_main else []
+        if resume is None:
+            resume = bool(distributed.from_main(bool(existing)) if ranks.distributed else existing)
+        if resume:
+            ckpt = _resume_checkpoint(checkpoint_dir, ranks)
+            config = ckpt.config.override(**{k: v for k, v in overrides.items() if k in RESUMABLE})
+            trainer = Trainer(corpus_data, config, checkpoint_dir, resume_from=ckpt, device=device, ranks=ranks)
+            trainer.ignored = sorted(k for k in overrides if k not in RESUMABLE)
+        else:
+            if existing:
+                raise UserError(f"{checkpoint_dir} already holds a run ({existing[-1].name}): continue it with "
+                                "--resume, or start a new one in another --checkpoint-dir")
+            if preset not in PRESETS:
+                raise UserError(f"unknown preset {preset!r}: choose {', '.join(sorted(PRESETS))}")
+            trainer = Trainer(corpus_data, PRESETS[preset].override(**overrides), checkpoint_dir,
+                              device=device, ranks=ranks)
+    except BaseException:
+        if folder is not None:
+            folder.release()
+        raise
+    trainer.run_folder = folder
+    return trainer
+
+
+def _resume_checkpoint(checkpoint_dir: Path, ranks: Ranks) -> Checkpoint:
+    """The newest checkpoint in `checkpoint_dir`. Under torchrun rank 0 reads it and sends it to
+    the others: only rank 0 writes checkpoints, so on other machines the folder may be empty."""
+    from musictui.checkpoint import load_checkpoint, newest_checkpoint
+
+    if not ranks.distributed:
+        return load_checkpoint(newest_checkpoint(checkpoint_dir))
+    ckpt = error = None
+    try:
+        ckpt = load_checkpoint(newest_checkpoint(checkpoint_dir)) if ranks.is_main else None
+    except UserError as problem:
+        error = str(problem)
+    ckpt, error = distributed.from_main((ckpt, error))
+    if error is not None:
+        if ranks.is_main:
+            raise UserError(error)
+        raise SystemExit(1)  # rank 0 says why, once
+    return ckpt

@@ -141,7 +141,7 @@ def test_musictui_train_under_torchrun_resumes_and_stops_on_ctrl_c(tmp_path):
     assert "Stopped at step" in out and out.count("Stopped at step") == 1, err
     assert "Traceback" not in out
     step = int(out.split("Stopped at step ")[1].split(":")[0])
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("step-00000")) == ["metrics.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(("step-00000", ".musictui.lock"))) == ["metrics.jsonl"]
     ckpt = load_checkpoint(tmp_path / f"step-{step:07d}.safetensors")
     assert ckpt.step == step and len(ckpt.train_losses) == step
     lines = [json.loads(line) for line in metrics.read_text().splitlines()]

@@ -14,24 +14,16 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None, preset: str, device
     Returns (trainer, a one-line description for the screen). Raises UserError for a missing
     corpus, a bad checkpoint, or a checkpoint from another corpus.
     """
-    from musictui.checkpoint import list_checkpoints, load_checkpoint
-    from musictui.data import load_corpus
-    from musictui.model import PRESETS, RESUMABLE, resolve_device
-    from musictui.train import Trainer
+    from musictui.model import resolve_device
+    from musictui.train import build_trainer as build
 
     leave_a_core_for_the_ui()
-    corpus_data = load_corpus(corpus)
-    found = list_checkpoints(checkpoint_dir)
-    if found:
-        ckpt = load_checkpoint(found[-1])
-        resumable = {k: v for k, v in (overrides or {}).items() if k in RESUMABLE}
-        trainer = Trainer(corpus_data, ckpt.config.override(**resumable), checkpoint_dir,
-                          resume_from=ckpt, device=resolve_device(device))
-        note = f"resumed from {found[-1]} at step {trainer.step}"
-    else:
-        config = PRESETS[preset].override(**(overrides or {}))
-        trainer = Trainer(corpus_data, config, checkpoint_dir, device=resolve_device(device))
-        note = f"new {preset} run"
+    # One policy with `musictui train` (musictui.train.build_trainer): resume=None resumes the
+    # folder's run when it has one, else starts `preset`; the folder is locked while it trains.
+    trainer = build(checkpoint_dir, corpus, preset, overrides, resume=None, device=resolve_device(device))
+    corpus_data = trainer.corpus
+    note = (f"resumed from {trainer.resumed_from} at step {trainer.step}" if trainer.resumed_from
+            else f"new {preset} run")
     params = sum(p.numel() for p in trainer.model.parameters())
     return trainer, (f"{note}: {len(corpus_data.train_tunes)} tunes, {params:,} parameters, "
                      f"checkpoints in {checkpoint_dir}/")

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from musictui.limits import positive_int
+
 # In a clone (or an editable install) the lab's loops sit beside the package; a wheel has none.
 LAB_LOOPS = Path(__file__).resolve().parents[2] / "benchmarks" / "lab.py"
 
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-steps", type=int, default=5, help="timed training steps per round (default 5)")
     parser.add_argument("--chars", type=int, default=300, help="timed characters per generation round (default 300)")
     parser.add_argument("--batch", type=int, default=32, help="tunes side by side for batched generation (default 32)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept (default 2)")
+    parser.add_argument("--rounds", type=positive_int, default=2, help="alternating rounds; the best of each is kept (default 2)")
     parser.add_argument("--checkpoint", type=Path, metavar="PATH",
                         help="a lab-sized checkpoint to generate from (default: the shipped model if present, "
                              "else random weights; speed of the plain sampler does not depend on them)")

@@ -5,6 +5,9 @@ import argparse
 from pathlib import Path
 
 from musictui.errors import UserError
+# The argparse types every command shares live in musictui.limits (the core checks the same ranges).
+from musictui.limits import (corpus_path, finite_number, positive_finite,  # noqa: F401
+                             positive_int, seed, temperature, top_k, top_p)
 
 from musictui.runs import DEFAULT_CHECKPOINT_DIR, SHIPPED_DIR  # noqa: F401 (where the policy lives)
 
@@ -25,26 +28,10 @@ def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
                              "./checkpoints, else the model that ships with musictui")
 
 
-def number(text: str) -> float:
-    """An argparse type: any float, with a plain message when it is not one."""
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text}") from None
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
-    return value
+# Kept under their old names: `number` is any finite number now (inf and nan are never wanted),
+# `positive_float` a finite one above 0 (`--learning-rate inf` trained straight to NaN).
+number = finite_number
+positive_float = positive_finite
 
 
 def find_checkpoint(path: Path | None) -> Path:

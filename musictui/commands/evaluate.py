@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from musictui.commands.common import add_checkpoint_argument, add_corpus_argument, find_checkpoint, number, positive_int
+from musictui.commands.common import add_checkpoint_argument, add_corpus_argument, find_checkpoint, positive_int, seed, temperature
 
 DEFAULT_TUNES = 100
 
@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_argument(parser)
     parser.add_argument("--tunes", type=positive_int, default=DEFAULT_TUNES, metavar="N",
                         help=f"tunes to generate and measure (default {DEFAULT_TUNES})")
-    parser.add_argument("--temperature", type=number, default=1.0, metavar="T")
-    parser.add_argument("--seed", type=int, default=0, metavar="S",
+    parser.add_argument("--temperature", type=temperature, default=1.0, metavar="T")
+    parser.add_argument("--seed", type=seed, default=0, metavar="S",
                         help="same checkpoint, settings and seed: same tunes, same figures (default 0)")
     parser.add_argument("--length", type=positive_int, default=1500, metavar="N",
                         help="characters each tune may take at most; a longer one counts as failed (default 1500)")

@@ -8,6 +8,7 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", type=Path, metavar="CHECKPOINT", help="a checkpoint, or a folder (its newest)")
     parser.add_argument("target", type=Path, metavar="OUT.safetensors")
+    parser.add_argument("--force", action="store_true", help="overwrite OUT.safetensors if it exists")
     parser.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
     parser.add_argument("--note", action="append", default=[], metavar="KEY=VALUE",
                         help="a line for the checkpoint's notes (repeatable), e.g. command=...")
@@ -16,8 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from musictui.checkpoint import load_checkpoint, save_checkpoint
     from musictui.errors import UserError
+    from musictui.outputs import check_output
 
-    ckpt = load_checkpoint(args.source)
+    source = args.source
+    if source.is_dir():
+        from musictui.checkpoint import newest_checkpoint
+
+        source = newest_checkpoint(source)
+    check_output(args.target, [source], args.force, "the target")  # `export A A` would replace A
+    ckpt = load_checkpoint(source)
     for note in args.note:
         key, sep, value = note.partition("=")
         if not sep:

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from musictui.commands.common import add_checkpoint_argument, add_device_argument, find_checkpoint, number, positive_int
+from musictui.commands.common import add_checkpoint_argument, add_device_argument, find_checkpoint, positive_int, seed, temperature, top_k, top_p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,10 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="characters to sample at most (default 2000)")
     parser.add_argument("--tunes", type=positive_int, default=1, metavar="N",
                         help="stop after N complete tunes (default 1)")
-    parser.add_argument("--temperature", type=number, default=1.0, metavar="T")
-    parser.add_argument("--top-k", type=int, metavar="K")
-    parser.add_argument("--top-p", type=number, metavar="P")
-    parser.add_argument("--seed", type=int, metavar="S", help="same checkpoint, settings and seed: same tune")
+    parser.add_argument("--temperature", type=temperature, default=1.0, metavar="T")
+    parser.add_argument("--top-k", type=top_k, metavar="K")
+    parser.add_argument("--top-p", type=top_p, metavar="P")
+    parser.add_argument("--seed", type=seed, metavar="S", help="same checkpoint, settings and seed: same tune")
     parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=True,
                         help="only allow characters that keep every bar the length its meter asks "
                              "(default: on; --no-meter-aware samples freely)")
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "KL 1e-3) or fp32 (exact)")
     parser.add_argument("--out", type=Path, metavar="FILE.abc", help="save the complete tunes here")
     parser.add_argument("--keep", action="store_true", help="keep the complete tunes in the tune book (musictui tunes)")
+    parser.add_argument("--force", action="store_true", help="let --out overwrite an existing file")
     add_device_argument(parser)
 
 
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     settings.check()  # before loading anything: a bad option should not wait for torch
     if args.out is not None and args.out.is_dir():
         raise UserError(f"--out {args.out} is a folder: give a file, e.g. {args.out / 'tunes.abc'}")
+    from musictui.outputs import check_output  # --out never silently replaces yesterday's tunes
+    check_output(args.out, [args.checkpoint] if args.checkpoint else [], args.force, "--out")
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt)
     path = find_checkpoint(args.checkpoint)
     from musictui.model import resolve_device

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from musictui import audio
 from musictui.errors import UserError
+from musictui.limits import positive_int
+from musictui.outputs import check_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="WAV to write (default: beside TUNE.abc, same name, .wav)")
     parser.add_argument("--midi", type=Path, metavar="OUT.mid", help="also keep the MIDI file here")
     parser.add_argument("--svg", type=Path, metavar="OUT.svg", help="also draw the score here (abcm2ps)")
+    parser.add_argument("--force", action="store_true", help="overwrite the WAV or MIDI file if it exists")
     add_tune_arguments(parser)
 
 
@@ -24,14 +27,16 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tempo", type=int, metavar="BPM",
                         help=f"quarter notes a minute, {audio.TEMPO_MIN}-{audio.TEMPO_MAX}; replaces the "
                              f"tune's Q: (default: the tune's own, else {audio.TEMPO_DEFAULT})")
-    parser.add_argument("--tune", type=int, metavar="N",
+    parser.add_argument("--tune", type=positive_int, metavar="N",
                         help="which tune of the file, counting from 1 (default: the first)")
 
 
 def run(args: argparse.Namespace) -> int:
     tempo = audio.check_tempo(args.tempo) if args.tempo is not None else None
-    picked = read_tune(args.abc_file, args.tune or 1)
     wav = args.output or default_wav_path(args.abc_file, args.tune)
+    # Before any work: never over the ABC itself, and over an earlier render only with --force.
+    check_outputs({"-o": wav, "--midi": args.midi, "--svg": args.svg}, [args.abc_file], args.force)
+    picked = read_tune(args.abc_file, args.tune or 1)
     rendered = render_tune(picked, wav, args.midi, tempo)
     print(f"wrote {rendered.wav_path} ({rendered.duration_s:.1f} s)")
     if rendered.midi_path:

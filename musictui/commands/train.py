@@ -6,13 +6,12 @@ every process trains, only rank 0 prints, logs and writes checkpoints.
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 from pathlib import Path
 
-from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument,
-                                     positive_float, positive_int)
-from musictui.model import PRESETS, RESUMABLE
+from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument, finite_number,
+                                     positive_float, positive_int, seed)
+from musictui.model import PRESETS
 
 def lr_schedule(text: str) -> str:
     if text not in ("constant", "cosine"):
@@ -21,9 +20,16 @@ def lr_schedule(text: str) -> str:
 
 
 def probability(text: str) -> float:
-    value = float(text)
+    value = finite_number(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    value = finite_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or more, not {text}")
     return value
 
 
@@ -36,7 +42,7 @@ OVERRIDES = {
     "--learning-rate": ("learning_rate", positive_float),
     "--lr-schedule": ("lr_schedule", lr_schedule),
     "--dropout": ("dropout", probability),
-    "--grad-clip": ("grad_clip", float),
+    "--grad-clip": ("grad_clip", non_negative),
     "--eval-every": ("eval_every", positive_int),
     "--checkpoint-every": ("checkpoint_every", positive_int),
 }
@@ -50,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR, metavar="DIR",
                         help="where checkpoints go (default: ./checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in DIR")
-    parser.add_argument("--seed", type=int, help="seed for weights, batch order and dropout (default 0)")
+    parser.add_argument("--seed", type=seed, help="seed for weights, batch order and dropout (default 0)")
     add_device_argument(parser)
     parser.add_argument("--comet", action="store_true",
                         help="log the run to Comet ML (online with COMET_API_KEY, else an offline archive in DIR/comet/)")
@@ -59,59 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_trainer(args: argparse.Namespace, device=None, ranks=None):
-    """The Trainer the arguments ask for: a new run, or the newest checkpoint's run resumed.
-
-    `device` defaults to `--device`; `ranks` (torchrun's, process group joined) to one process.
-    """
-    from musictui.checkpoint import list_checkpoints
-    from musictui.data import load_corpus
+    """The Trainer the arguments ask for (musictui.train.build_trainer, which the app uses too)."""
+    from musictui import train
     from musictui.distributed import SINGLE
-    from musictui.errors import UserError
     from musictui.model import resolve_device
-    from musictui.train import Trainer
 
     ranks = ranks or SINGLE
     device = device if device is not None else resolve_device(args.device)
     overrides = {field: getattr(args, field, None) for field, _ in OVERRIDES.values()}
     overrides.update(steps=args.steps, seed=args.seed)
-    corpus = load_corpus(args.corpus)
-    if args.resume:
-        ckpt = _resume_checkpoint(args.checkpoint_dir, ranks)
-        ignored = sorted(k for k, v in overrides.items() if v is not None and k not in RESUMABLE)
-        if ignored and ranks.is_main:
-            print(f"musictui: resuming keeps the run's own settings; ignoring {', '.join(ignored)}")
-        config = ckpt.config.override(**{k: v for k, v in overrides.items() if k in RESUMABLE})
-        return Trainer(corpus, config, args.checkpoint_dir, resume_from=ckpt, device=device, ranks=ranks)
-    existing = list_checkpoints(args.checkpoint_dir)
-    if existing:
-        # A new run would write its step-N files over those of the run already there.
-        raise UserError(f"{args.checkpoint_dir} already holds a run ({existing[-1].name}): continue it with "
-                        "--resume, or start a new one in another --checkpoint-dir")
-    config = PRESETS[args.preset].override(**overrides)
-    return Trainer(corpus, config, args.checkpoint_dir, device=device, ranks=ranks)
-
-
-def _resume_checkpoint(checkpoint_dir: Path, ranks):
-    """The newest checkpoint in `checkpoint_dir`. Under torchrun rank 0 reads it and sends it to
-    the others: only rank 0 writes checkpoints, so on other machines the folder may be empty."""
-    from musictui import distributed
-    from musictui.checkpoint import load_checkpoint, newest_checkpoint
-    from musictui.errors import UserError
-
-    if not ranks.distributed:
-        return load_checkpoint(newest_checkpoint(checkpoint_dir))
-    ckpt = error = None
-    if ranks.is_main:
-        try:
-            ckpt = load_checkpoint(newest_checkpoint(checkpoint_dir))
-        except UserError as problem:
-            error = str(problem)
-    ckpt, error = distributed.from_main((ckpt, error))
-    if error is not None:
-        if ranks.is_main:
-            raise UserError(error)
-        raise SystemExit(1)  # rank 0 says why, once
-    return ckpt
+    trainer = train.build_trainer(args.checkpoint_dir, args.corpus, args.preset, overrides,
+                                  resume=args.resume, device=device, ranks=ranks)
+    if trainer.ignored and ranks.is_main:
+        print(f"musictui: resuming keeps the run's own settings; ignoring {', '.join(trainer.ignored)}")
+    return trainer
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,25 +102,39 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace, ranks, device) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     trainer = build_trainer(args, device, ranks)
-    cfg = trainer.config
-    console = Console(quiet=not ranks.is_main)  # under torchrun only rank 0 speaks
+    try:
+        return _train_with(trainer, args, ranks, device, Console(quiet=not ranks.is_main))
+    finally:
+        trainer.close()
+
+
+def _train_with(trainer, args: argparse.Namespace, ranks, device, console) -> int:
+    from rich.markup import escape
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from musictui.stopping import StopOnSignals
+
+    cfg = trainer.config  # under torchrun only rank 0's console speaks
+    where_dir = escape(str(args.checkpoint_dir))  # a folder called [red] is a name, not markup
     if trainer.step >= cfg.steps:
         console.print(f"Already at step {trainer.step} of {cfg.steps}: nothing to do (raise --steps to go on).")
         return 0
     console.print(
         f"Training on {len(trainer.corpus.train_tunes)} tunes ({len(trainer.train_ids):,} characters, "
-        f"{len(trainer.corpus.val_tunes)} held out) from {trainer.corpus.source}; "
+        f"{len(trainer.corpus.val_tunes)} held out) from {escape(str(trainer.corpus.source))}; "
         f"{sum(p.numel() for p in trainer.model.parameters()):,} parameters; on {_where(device, ranks)}; "
-        f"checkpoints in {args.checkpoint_dir}/" + (f"; resuming at step {trainer.step}" if trainer.step else ""))
+        f"checkpoints in {where_dir}/" + (f"; resuming at step {trainer.step}" if trainer.step else ""))
     comet = _start_comet(args, trainer, ranks, device) if args.comet and ranks.is_main else None
     if comet is not None:
-        console.print(comet.where)
+        console.print(escape(comet.where))
 
-    stop = threading.Event()
-    _stop_on_first_ctrl_c(stop)
+    # Ctrl+C, SIGTERM and SIGHUP (the terminal closed) all finish the step, save and exit 130.
+    # Under torchrun the workers do not get the terminal's Ctrl+C: torchrun sends each one SIGINT
+    # (or passes on its SIGTERM), then waits 30 s before killing them: time to finish and save.
+    signals = StopOnSignals(threading.Event()).install()
+    stop = signals.stop
     columns = (
         TextColumn("step {task.completed}/{task.total}"), BarColumn(),
         TextColumn("loss {task.fields[loss]}  val {task.fields[val]}  {task.fields[speed]} chars/s"),
@@ -172,24 +153,27 @@ def _train(args: argparse.Namespace, ranks, device) -> int:
                     # In a log file (nohup, CI) the bar is not drawn: leave a line at each evaluation.
                     progress.console.print(
                         f"step {m.step}/{m.total_steps} loss {m.loss:.3f} val {val} {m.chars_per_s:,.0f} chars/s "
-                        f"elapsed {m.elapsed_s:,.0f}s left {m.eta_s:,.0f}s" + (f" saved {m.checkpoint}" if m.checkpoint else ""))
+                        f"elapsed {m.elapsed_s:,.0f}s left {m.eta_s:,.0f}s" + (f" saved {escape(str(m.checkpoint))}" if m.checkpoint else ""))
                 if comet is not None:
                     comet.log_step(m)
                     if m.val_loss is not None:
                         comet.log_text(trainer.sample_text(), step=m.step)
         if trainer.step < cfg.steps:  # stopped (here, or on another rank: all ranks stop together)
             path = trainer.save()
-            console.print(f"Stopped at step {trainer.step}: saved {path}. Resume with `musictui train --resume"
-                          f"{'' if args.checkpoint_dir == Path('checkpoints') else f' --checkpoint-dir {args.checkpoint_dir}'}`.")
+            why = f" ({signals.received})" if signals.received not in (None, "SIGINT") else ""
+            console.print(f"Stopped{why} at step {trainer.step}: saved {escape(str(path))}. Resume with `musictui "
+                          f"train --resume{'' if args.checkpoint_dir == Path('checkpoints') else f' --checkpoint-dir {where_dir}'}`.")
             return 130
     finally:
+        signals.restore()
         if comet is not None:
             archive = comet.end()
             if archive is not None:
+                archive = escape(str(archive))
                 console.print(f"Comet: experiment archived in {archive} (send it with `comet upload {archive}`)")
     console.print(f"Done: step {trainer.step}, best validation loss "
                   f"{trainer.best_val_loss if trainer.best_val_loss is None else round(trainer.best_val_loss, 4)}; "
-                  f"saved {last_checkpoint}")
+                  f"saved {escape(str(last_checkpoint))}")
     return 0
 
 
@@ -207,16 +191,3 @@ def _start_comet(args: argparse.Namespace, trainer, ranks, device):
         "world_size": ranks.world_size, "resumed_at_step": trainer.step,
     })
     return comet
-
-
-def _stop_on_first_ctrl_c(stop: threading.Event) -> None:
-    """The first Ctrl+C finishes the current step, then saves; a second one stops at once.
-
-    Under torchrun the workers do not get the terminal's Ctrl+C: torchrun sends each one SIGINT
-    (once), then waits 30 s before killing them, which is time enough to finish a step and save.
-    """
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,116 @@
+"""A run folder (checkpoints and metrics.jsonl) is written by one trainer at a time.
+
+Two trainers in one folder used to interleave their checkpoints and metrics silently. The first
+to start takes an exclusive `fcntl.flock` on `.musictui.lock` in the folder and writes its PID
+there; the second is refused with one line naming the folder and that PID. The kernel drops the
+lock when the process ends, however it ends, so a killed run never blocks the next one.
+
+Holding the lock also makes it safe to tidy: temporary files of a save that a kill interrupted
+are removed, and old checkpoints are pruned by step, whichever run wrote them.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from pathlib import Path
+
+from musictui.errors import UserError
+
+LOCK_NAME = ".musictui.lock"
+# checkpoint.save_checkpoint's temporary names: .step-0000100.safetensors.tmp-PID-RANDOM
+_TEMP = re.compile(r"^\..+\.tmp-(\d+)(-[0-9a-f]+)?$")
+_STEP = re.compile(r"^step-(\d+)\.safetensors$")
+# Folders this process holds, by resolved path. flock conflicts between two descriptors even in one
+# process, so a second trainer here (the app starting again after a run) takes the lock over.
+_HELD: dict[str, "RunFolder"] = {}
+
+
+class RunFolder:
+    """The lock on one run folder; `release()` (or the end of the process) gives it up."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self._file = None
+
+    def acquire(self) -> "RunFolder":
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise UserError(f"{self.folder} is a file, not a folder: choose another --checkpoint-dir") from None
+        key = str(self.folder.resolve())
+        holder = _HELD.get(key)
+        if holder is not None and holder._file is not None:
+            self._file, holder._file = holder._file, None
+            _HELD[key] = self
+            return self
+        lock_path = self.folder / LOCK_NAME
+        # "a+": never truncates, so a refused trainer does not wipe the holder's PID before reading it.
+        lock = open(lock_path, "a+", encoding="ascii")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            pid = lock.read().strip() or "unknown"
+            lock.close()
+            raise UserError(f"{self.folder} is in use by another trainer (PID {pid}): wait for it to "
+                            "finish, stop it, or train into another --checkpoint-dir") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        self._file = lock
+        _HELD[key] = self
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the flock
+            self._file = None
+
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete temporary checkpoint files left by processes that are gone (SIGKILL mid-save)."""
+        removed = []
+        for path in self.folder.iterdir():
+            match = _TEMP.match(path.name)
+            if match and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
+
+    def __enter__(self) -> "RunFolder":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def prune_checkpoints(folder: Path, keep_last: int, keep: Path | None = None) -> list[Path]:
+    """Keep the `keep_last` checkpoints of highest step (and `keep`); delete older `step-N` files.
+
+    By step, not by who wrote them: a run resumed five times keeps 3 checkpoints, not 15.
+    Files with other names (a user's own copy) are never touched. 0 keeps all.
+    """
+    folder = Path(folder)
+    steps = sorted((int(m[1]), p) for p in folder.iterdir() if (m := _STEP.match(p.name)))
+    removed = []
+    for _, path in steps[:-keep_last] if keep_last else []:
+        if keep is not None and path == keep:
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed

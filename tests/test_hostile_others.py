@@ -1,0 +1,40 @@
+"""Hostile-input cases (issue 12) whose fix belongs to another branch: written here, marked xfail.
+
+The lead flips each to a plain test after merging the branch named in its reason. Same checks
+as the rest of the matrix (tests/hostile.py).
+"""
+from __future__ import annotations
+
+import pytest
+
+from hostile import files, musictui, refused
+
+FORM = pytest.mark.xfail(reason="form branch: ABC header checks, extract_tunes, --length per tune", strict=False)
+
+
+@FORM
+@pytest.mark.parametrize("args,words", [
+    (["--unit", "0"], ["--unit"]),
+    (["--prompt", "X:1\nL:0\nK:C\n"], ["L:"]),
+    (["--meter", "garbage"], ["--meter", "6/8"]),
+    (["--key", "H"], ["--key"]),
+])
+def test_generate_refuses_bad_header_fields(tmp_path, args, words):
+    before = files(tmp_path)
+    refused(musictui("generate", "--seed", "1", *args, cwd=tmp_path, timeout=120), *words)
+    assert files(tmp_path) == before
+
+
+@FORM
+def test_extract_tunes_keeps_a_finished_tune_without_a_trailing_blank_line():
+    from musictui.sample import extract_tunes
+
+    tunes, _ = extract_tunes("X:1\nK:C\nabc|\n\nT:junk")
+    assert len(tunes) == 1 and tunes[0].startswith("X:1")
+
+
+@FORM
+def test_tunes_n_gives_n_tunes(tmp_path):
+    done = musictui("generate", "--tunes", "12", "--seed", "3", "--out", "t.abc", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "t.abc").read_text().count("X:") == 12
