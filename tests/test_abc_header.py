@@ -1,5 +1,5 @@
-"""The header half of meter-aware sampling (musictui/abc_header.py)."""
-from musictui.abc_header import AllOf, HeaderConstraint
+"""The header half of meter-aware sampling (musictui/notation/constraints/header.py)."""
+from musictui.notation.constraints import AllOf, HeaderConstraint
 from musictui.data import split_tunes
 
 VOCAB = sorted(set("\n !\"#'(),-./0123456789:<=>ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_abcdefghijklmnopqrstuvwxyz|"))

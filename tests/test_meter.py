@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from musictui.abc_durations import TICKS, bar_lengths
-from musictui.abc_replay import wrong_bars
+from musictui.notation.durations import TICKS, bar_lengths
+from musictui.notation.replay import wrong_bars
 from musictui.data import default_corpus_path
-from musictui.meter import MeterConstraint
+from musictui.notation.constraints import MeterConstraint
 
 CORPUS = default_corpus_path()  # make installs it; a missing corpus must fail here, not skip
 needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi not installed")

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from musictui.abc_replay import wrong_bars
+from musictui.notation.replay import wrong_bars
 from musictui.sample import SampleSettings, Sampler, extract_tunes
 
 needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi not installed")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from musictui.errors import UserError
+from musictui.notation.tunes import first_tune, title  # noqa: F401 (the screen imports first_tune here)
 
 # How many characters a generated tune may run to before we stop waiting for its blank line.
 MAX_TUNE_CHARS = 1500
@@ -29,8 +30,7 @@ class Tune:
 
     @property
     def title(self) -> str:
-        found = re.search(r"^T:\s*(.*)$", self.text, re.MULTILINE)
-        return found[1].strip() if found and found[1].strip() else "untitled"
+        return title(self.text)
 
     @property
     def label(self) -> str:
@@ -61,16 +61,6 @@ def _number(text: str, kind: type, problem: str, blank=None):
         return kind(text) if text.strip() else blank
     except ValueError:
         raise UserError(f"{problem}, not {text!r}") from None
-
-
-def first_tune(text: str) -> tuple[str, bool]:
-    """The first tune in generated text, and whether it is complete (ended by a blank line)."""
-    from musictui.sample import extract_tunes
-
-    tunes, tail = extract_tunes(text)
-    if tunes:
-        return tunes[0], True
-    return (tail or text).rstrip("\n"), False
 
 
 def describe_report(report) -> str:

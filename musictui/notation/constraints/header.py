@@ -4,7 +4,8 @@ The meter constraint can only count bars in a tune whose header says what to cou
 and where the music starts (`K:`). Measured on the shipped model, 5 of 100 tunes went wrong before
 any bar: a title line, then notes with no `K:` at all, which abc2midi refuses outright. So while a
 tune's header is open (from its `X:` line to the end of its `K:` line), every line must start as a
-field, `K` only once `M:` and `L:` are written; inside a line the model is free.
+field, `K` only once `M:` and `L:` are written; inside a line the model is free. Anywhere, an `X:`
+line must carry a number (abc2midi skips a tune whose `X:` has none).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ NEEDED_BEFORE_KEY = {"M", "L"}
 
 
 class HeaderConstraint:
-    """Same interface as MeterConstraint: reset(), feed(ch), allowed_mask() -> BoolTensor | None."""
+    """The interface of every constraint: reset(), feed(ch), allowed_mask() -> BoolTensor | None."""
 
     def __init__(self, vocab: list[str]):
         def mask(chars: str) -> torch.Tensor:
@@ -24,11 +25,12 @@ class HeaderConstraint:
         self._field_start = mask(FIELD_LETTERS)
         self._field_start_or_key = mask(FIELD_LETTERS + "K")
         self._colon = mask(":")
+        self._digit = mask("0123456789")
         self.reset()
 
     def reset(self) -> None:
         self.in_header = False
-        self.line = ""          # the current line so far (only its first two characters matter)
+        self.line = ""          # the current line so far (only its first three characters matter)
         self.seen: set[str] = set()
 
     def feed(self, ch: str) -> None:
@@ -40,10 +42,12 @@ class HeaderConstraint:
             elif self.in_header and len(self.line) >= 2 and self.line[1] == ":":
                 self.seen.add(self.line[0])
             self.line = ""
-        elif len(self.line) < 2:
+        elif len(self.line) < 3:
             self.line += ch
 
     def allowed_mask(self) -> torch.Tensor | None:
+        if self.line == "X:" and bool(self._digit.any()):
+            return self._digit
         if not self.in_header:
             return None
         if self.line == "":
@@ -51,27 +55,3 @@ class HeaderConstraint:
         if len(self.line) == 1:
             return self._colon
         return None
-
-
-class AllOf:
-    """Several constraints at once: a character must be allowed by each that has an opinion."""
-
-    def __init__(self, *constraints):
-        self.constraints = constraints
-
-    def reset(self) -> None:
-        for c in self.constraints:
-            c.reset()
-
-    def feed(self, ch: str) -> None:
-        for c in self.constraints:
-            c.feed(ch)
-
-    def allowed_mask(self) -> torch.Tensor | None:
-        masks = [m for m in (c.allowed_mask() for c in self.constraints) if m is not None]
-        if not masks:
-            return None
-        combined = masks[0]
-        for m in masks[1:]:
-            combined = combined & m
-        return combined
