@@ -7,7 +7,8 @@ A reel or a jig is, almost always, two 8-bar parts, each played twice, ending on
     (a pickup at the tune's start is not a bar, and the short last bar it completes is one);
   * no blank line before the last part is closed, and after it only the blank line that ends
     the tune;
-  * in the last bar of the tune a note that is not the tonic may not fill the bar, and the bar
+  * in the last bar of the tune a note that is not the tonic leaves at least a unit note's room
+    (so the tonic is no grace-note afterthought), and the bar
     takes no `>`, tie or triplet, so its last note is the tonic (the letter of `K:`, whatever
     the mode: `K:D Dorian` -> D, `K:Ador` -> A);
   * no endings `[1`/`[2` (so no "[1 before |:"), no key change, no run of spaces.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from musictui.notation import durations as ad
 from musictui.notation.form import FormPlan, key_tonic
-from musictui.notation.constraints.meter import GRID, NOTE_START, PITCHES, MeterConstraint
+from musictui.notation.constraints.meter import NOTE_START, PITCHES, MeterConstraint
 
 
 class FormConstraint(MeterConstraint):
@@ -111,7 +112,7 @@ class FormConstraint(MeterConstraint):
         if not self._final_bar():
             return 0
         letters = [c for c in self.pitch if c in PITCHES]
-        return 0 if letters and letters[0].upper() == self.tonic else GRID
+        return 0 if letters and letters[0].upper() == self.tonic else ad.TICKS
 
     # ------------------------------------------------------------ masks
     # _between and _pipe, not _allowed: the meter also asks _between what may follow a note
@@ -128,8 +129,9 @@ class FormConstraint(MeterConstraint):
             bits &= ~self._bits("-")    # a tie over the part's last bar line has nowhere to land
         if self._final_bar():
             bits &= ~self._no_final
-            if self.tracker.bar - self._fill() < 2 * GRID:
-                # room for one shortest note: only the tonic may take it
+            if self.tracker.bar - self._fill() < 2 * ad.TICKS:
+                # other notes leave a unit note's room for the tonic (no `d3/4 d/4` endings);
+                # where that is all there is, only the tonic may take it
                 bits &= ~self._bits(NOTE_START) | self._tonic_bits()
         return bits
 
@@ -144,7 +146,7 @@ class FormConstraint(MeterConstraint):
     def _allowed(self) -> int | None:
         bits = super()._allowed()
         if (bits and not self.free and self.state == "acc" and self._final_bar()
-                and self.tracker.bar - self._fill() < 2 * GRID):
+                and self.tracker.bar - self._fill() < 2 * ad.TICKS):
             return bits & self._tonic_bits()
         return bits
 
