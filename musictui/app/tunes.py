@@ -39,9 +39,10 @@ class Tune:
 
 
 def read_settings(temperature: str, seed: str, title: str, meter: str, key: str, top_k: str = "",
-                  top_p: str = "", meter_aware: bool = True):
+                  top_p: str = "", meter_aware: bool = True, form: str = "", tune_type: str = ""):
     """The sampler's settings and header prompt from the screen's input texts, or a UserError.
-    A blank field means the default: temperature 1.0, a random seed, no top-k or top-p cut."""
+    A blank field means the default: temperature 1.0, a random seed, no top-k or top-p cut, the
+    form 2x8 (two parts of eight bars), any tune type."""
     from musictui.sample import SampleSettings, build_prompt
 
     temp = _number(temperature, float, "temperature must be a number such as 0.8", 1.0)
@@ -49,10 +50,26 @@ def read_settings(temperature: str, seed: str, title: str, meter: str, key: str,
     k = _number(top_k, int, "top-k must be a whole number such as 10 (or blank for all characters)")
     p = _number(top_p, float, "top-p must be a number such as 0.9 (or blank for no cut)")
     settings = SampleSettings(temperature=temp, top_k=k, top_p=p, seed=seed_value, max_length=MAX_TUNE_CHARS,
-                              tunes=1, meter_aware=meter_aware)
+                              tunes=1, meter_aware=meter_aware, form=read_form(form))
     settings.check()
-    prompt = build_prompt(title=title.strip() or None, meter=meter.strip() or None, key=key.strip() or None)
+    prompt = build_prompt(title=title.strip() or None, meter=meter.strip() or None, key=key.strip() or None,
+                          tune_type=tune_type.strip().lower() or None)
     return settings, prompt
+
+
+def read_form(text: str):
+    """"2x8" (parts x bars per part; blank: the default plan) or "free" (the meter alone)."""
+    from musictui.notation.form import FormPlan
+
+    text = text.strip().lower()
+    if not text:
+        return FormPlan()
+    if text == "free":
+        return None
+    parts, x, bars = text.partition("x")
+    if not (x and parts.strip().isdigit() and bars.strip().isdigit()):
+        raise UserError(f"the form must be parts x bars such as 2x8, or free, not {text!r}")
+    return FormPlan(int(parts), int(bars))
 
 
 def _number(text: str, kind: type, problem: str, blank=None):

@@ -6,7 +6,7 @@ A reel or a jig is, almost always, two 8-bar parts, each played twice, ending on
     closed by `:|` or `||` (`:|` or `|]` for the last part), and no part may close before it
     (a pickup at the tune's start is not a bar, and the short last bar it completes is one);
   * no blank line before the last part is closed, and after it only the blank line that ends
-    the tune;
+    the tune (a `!` line break first, as the corpus writes it);
   * in the last bar of the tune a note that is not the tonic leaves at least a unit note's room
     (so the tonic is no grace-note afterthought), and the bar
     takes no `>`, tie or triplet, so its last note is the tonic (the letter of `K:`, whatever
@@ -120,8 +120,8 @@ class FormConstraint(MeterConstraint):
         bits = super()._between()
         if self.free:
             return bits
-        if self.done:
-            return self._bits("\n")
+        if self.done:   # the corpus ends a tune `:|!` and a blank line: `!` is the model's habit
+            return self._bits("\n" if self.line_start else "!\n")
         bits &= ~self._bits("[K")
         if self.line_start or self.prev_space:
             bits &= ~self._bits(" \n" if self.line_start else " ")
