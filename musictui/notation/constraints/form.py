@@ -3,7 +3,8 @@
 A reel or a jig is, almost always, two 8-bar parts, each played twice, ending on the home note.
 `FormConstraint` is the meter constraint (every bar the right length) with a plan on top:
   * a plain `|` may close only the first bars of a part; the plan's last bar of each part must be
-    closed by `:|` or `||` (`:|` or `|]` for the last part), and no part may close before it
+    closed by the repeat `:|` (`||` only where abc2midi would refuse the repeat; `|]` may close
+    the last part), and no part may close before it
     (a pickup at the tune's start is not a bar, and the short last bar it completes is one);
   * no blank line before the last part is closed, and after it only the blank line that ends
     the tune (a `!` line break first, as the corpus writes it);
@@ -102,8 +103,11 @@ class FormConstraint(MeterConstraint):
         last_part = self.part + 1 >= self.plan.parts
         if kind == ("||" if last_part else "|]"):
             return False
-        if kind == "||" and self._fill() != self.tracker.bar:
-            return False                # a short bar before `||` would carry into the next part
+        if kind == "||" and (self._fill() != self.tracker.bar or super()._soft_ok(":|")):
+            # `||` only where abc2midi would refuse the repeat (a pickup the full bar does not
+            # complete): a reel's part is played twice. Not before a short bar either: it
+            # would carry into the next part
+            return False
         if self._final_bar() and self.last_pitch != self.tonic:
             return False
         return super()._soft_ok(kind)
