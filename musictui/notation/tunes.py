@@ -22,7 +22,10 @@ def _scan(text: str) -> list[tuple[str, bool]]:
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     tunes: list[tuple[str, bool]] = []
     current: list[str] | None = None
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the text's last newline ends a line; it is not a blank line
+    for line in lines:
         if line.startswith("X:"):
             if current:
                 tunes.append(("\n".join(current), True))
