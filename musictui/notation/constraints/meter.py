@@ -240,8 +240,7 @@ class MeterConstraint:
             return None
         if bits == 0:
             # nothing the meter allows is in the vocabulary: let the model choose
-            log.debug("meter constraint: no allowed character at line %d col %d",
-                      self.tracker.line, self.tracker.col)
+            log.debug("meter constraint: nothing allowed at %d:%d", self.tracker.line, self.tracker.col)
             return None
         return self._mask(bits)
 
@@ -271,8 +270,7 @@ class MeterConstraint:
             return self._bits("2" if self.ending == 3 else "1")
         return self.FIXED[st]
 
-    def _fill(self) -> int:
-        """Ticks in the current bar, carry included, the note being written too."""
+    def _fill(self) -> int:  # ticks in the current bar, carry and the note being written included
         return self.carry + self.tracker.seg
 
     def _between(self) -> int:
@@ -316,9 +314,8 @@ class MeterConstraint:
         return ok and self.replay.bar_ok("|", t.seg, t.bar)
 
     def _soft_ok(self, kind: str) -> bool:
-        """May `|]` or `:|` close the bar now? `|]` any bar (a short one may
-        end the tune: see _on_bar); `:|` a
-        short one too (the section's pickup completes it), but only after a
+        """May `|]` or `:|` close the bar now? `|]` any bar (a short one may end the tune: see
+        _on_bar); `:|` a short one too (the section's pickup completes it), but only after a
         section of at least one plain bar line."""
         t = self.tracker
         fill = self._fill()
@@ -389,8 +386,7 @@ class MeterConstraint:
             bits |= self._after_note_bits()
         return bits
 
-    def _reserve(self) -> int:
-        """Ticks the note being written must leave free in its bar (the form constraint's hook)."""
+    def _reserve(self) -> int:  # ticks the note must leave free in its bar (the form's hook)
         return 0
 
     def _after_note_bits(self) -> int:
