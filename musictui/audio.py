@@ -369,31 +369,4 @@ def _wav_frames(path: Path) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 # Choosing one tune from a file that holds many
 
-@dataclass(frozen=True)
-class PickedTune:
-    text: str
-    number: int  # 1-based position in the file
-    count: int  # tunes in the file
-    # Line of the file the tune starts on (1-based), so that abc2midi's line L inside the tune is
-    # line first_line + L - 1 of the file. None when split_tunes tidied the tune (it drops
-    # % comments and trailing spaces) and the lines no longer line up.
-    first_line: int | None
-    title: str
-
-
-def pick_tune(file_text: str, number: int = 1) -> PickedTune:
-    """The `number`-th tune (1-based, by position: X: numbers repeat in the corpus) of an ABC file."""
-    from musictui.data import split_tunes  # here, not at the top: data may pull in torch
-
-    tunes = split_tunes(file_text)
-    if not tunes:
-        raise UserError("no tune found: a tune starts with an X: line and ends at a blank line")
-    if not 1 <= number <= len(tunes):
-        raise UserError(f"there is no tune {number}: the file holds {len(tunes)} "
-                        f"tune{'s' if len(tunes) > 1 else ''} (1 to {len(tunes)})")
-    text = tunes[number - 1]
-    start = file_text.find(text)
-    title = re.search(r"^T:\s*(.*)$", text, re.MULTILINE)
-    return PickedTune(text=text, number=number, count=len(tunes),
-                      first_line=file_text.count("\n", 0, start) + 1 if start >= 0 else None,
-                      title=title[1].strip() if title else "untitled")
+from musictui.notation.tunes import PickedTune, pick_tune  # noqa: E402,F401 (one home for tunes)

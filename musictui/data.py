@@ -7,7 +7,6 @@ TensorFlow.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -16,13 +15,12 @@ import numpy as np
 
 from musictui.errors import UserError
 from musictui.limits import check_corpus
+from musictui.notation.tunes import split_tunes  # noqa: F401 (one definition of a tune, in notation)
 
 CORPUS_PACKAGE = "mitdeeplearning"
 CORPUS_FILE = "mitdeeplearning/data/irish.abc"
 CORPUS_PIN = "mitdeeplearning==0.7.5"  # the version scripts/setup.sh installs; its irish.abc has 804 tunes
 TUNE_SEPARATOR = "\n\n"  # between tunes in the training text, so the model learns where one ends
-
-_TUNE_START = re.compile(r"^X:")
 
 
 def corpus_install_command(*extra: str) -> str:
@@ -74,35 +72,6 @@ def _read_utf8(path: Path) -> str:
             f"{path} is not UTF-8 text (byte {error.start}, line {line}): convert it, e.g. "
             f"`iconv -f latin1 -t utf-8`"
         ) from None
-
-
-def split_tunes(text: str) -> list[str]:
-    """The complete tunes in ABC text, each from its `X:` line to the blank line that ends it.
-
-    Handles CRLF and CR line ends, a byte-order mark, runs of blank lines, text before the first
-    tune or between tunes (ignored), `%` comment lines (dropped; `%%` directives are kept, since
-    abc2midi reads them), and a last tune with no blank line after it.
-    """
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    tunes: list[str] = []
-    current: list[str] | None = None
-    for line in text.split("\n"):
-        if _TUNE_START.match(line):
-            if current:
-                tunes.append("\n".join(current))
-            current = [line.rstrip()]
-        elif current is None:
-            continue  # text before the first tune, or between tunes
-        elif not line.strip():
-            tunes.append("\n".join(current))
-            current = None
-        elif line.startswith("%") and not line.startswith("%%"):
-            continue
-        else:
-            current.append(line.rstrip())
-    if current:
-        tunes.append("\n".join(current))
-    return tunes
 
 
 class Vocabulary:

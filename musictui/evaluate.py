@@ -15,6 +15,10 @@ The figures, and exactly what each one counts:
   header ends at `K:`), and there is one.
 - `longest_shared`: the longest run of characters the tune shares with the training text; 60 or
   more is a copy. Headers count too, so even human tunes share ~25 (`Z: id:dc-reel-...\nM:...`).
+- Form (defined once, in `musictui/notation/form.py`): `ends_on_tonic`, the last note is the key's
+  tonic (mode-aware: `K:D Dorian` -> D); `parts_ok`, every part (the music between `|:` `:|` `::`
+  `||` `|]`, a second ending belonging to its part) has 4, 8 or 16 bars, a short first bar (a
+  pickup) not counted; `median_bars`, `median_parts` over the complete tunes. Shares as above.
 - `logprob_per_char`: mean log-probability (nats) per scored character under the checkpoint's own
   model at temperature 1 with no mask: what the model thinks of the tune, however it was sampled.
   A tune is `likely` when that is at least the 10th percentile of the held-out human tunes' figure.
@@ -34,7 +38,9 @@ from musictui.audio import RenderError, check_abc
 from musictui.data import TUNE_SEPARATOR, Corpus, Vocabulary, default_corpus_path, load_corpus
 from musictui.errors import UserError
 from musictui.model import CharLSTM
-from musictui.sample import SampleSettings, Sampler, extract_tunes
+from musictui.notation.form import form_of
+from musictui.notation.tunes import extract_tunes
+from musictui.sample import SampleSettings, Sampler
 
 COPY_LENGTH = 60          # the issue's line: sharing this many characters in a row is copying
 LIKELY_PERCENTILE = 10    # of the held-out human tunes' log-probability per character
@@ -55,6 +61,10 @@ class TuneScore:
     logprob_per_char: float | None = None
     likely: bool = False
     first_error: str | None = None  # abc2midi's first complaint, for whoever reads --out-dir
+    ends_on_tonic: bool = False
+    parts_ok: bool = False
+    bars: int | None = None
+    parts: int | None = None
 
     @property
     def copy(self) -> bool:
@@ -71,6 +81,7 @@ class Evaluation:
     temperature: float | None
     seed: int | None
     meter_aware: bool | None
+    form: str | None         # the plan, e.g. "2x8"; "free" (meter only); None (human tunes)
     max_length: int | None
     # the model on held-out text
     val_loss: float          # nats per character
@@ -87,6 +98,10 @@ class Evaluation:
     logprob_per_char: float | None  # mean over complete tunes of each tune's mean
     likely: float
     likely_threshold: float
+    ends_on_tonic: float
+    parts_ok: float
+    median_bars: float | None
+    median_parts: float | None
     seconds_generating: float
     seconds_scoring: float
     tunes: list[TuneScore] = field(default_factory=list, repr=False)
@@ -174,6 +189,8 @@ def score_tunes(texts: list[str | None], model: CharLSTM, vocab: Vocabulary, cor
         except RenderError as error:  # abc2midi hung on this tune: it does not parse
             s.first_error = str(error)
         s.headers_ok = has_header_fields(s.text)
+        form = form_of(s.text)
+        s.ends_on_tonic, s.parts_ok, s.bars, s.parts = form.ends_on_tonic, form.parts_ok, form.bars, form.parts
         s.longest_shared = longest_shared_run(s.text, corpus_text)
     return scores
 
@@ -198,7 +215,18 @@ def summarize(scores: list[TuneScore]) -> dict:
         median_longest_shared=statistics.median(s.longest_shared for s in done) if done else None,
         logprob_per_char=statistics.fmean(s.logprob_per_char for s in done) if done else None,
         likely=share(lambda s: s.likely),
+        ends_on_tonic=share(lambda s: s.ends_on_tonic), parts_ok=share(lambda s: s.parts_ok),
+        median_bars=statistics.median(s.bars for s in done) if done else None,
+        median_parts=statistics.median(s.parts for s in done) if done else None,
     )
+
+
+def plan_name(settings: SampleSettings) -> str:
+    """How the tunes were sampled: "2x8" (form-aware), "free" (meter only) or "plain"."""
+    if not settings.meter_aware:
+        return "plain"
+    plan = settings.form
+    return "free" if plan is None else f"{plan.parts}x{plan.bars_per_part}"
 
 
 # -- the whole evaluation -----------------------------------------------------------------------
@@ -259,7 +287,8 @@ def evaluate(checkpoint: Path | str, tunes: int = 100, settings: SampleSettings 
     return Evaluation(
         checkpoint=str(ckpt.path), step=ckpt.step, source="human" if human else "generated",
         temperature=None if human else settings.temperature, seed=None if human else settings.seed,
-        meter_aware=None if human else settings.meter_aware, max_length=None if human else settings.max_length,
+        meter_aware=None if human else settings.meter_aware, form=None if human else plan_name(settings),
+        max_length=None if human else settings.max_length,
         val_loss=val_loss, val_bpc=val_loss / math.log(2), likely_threshold=threshold,
         **summarize(scores),
         seconds_generating=generating, seconds_scoring=scoring, tunes=scores,

@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from musictui.data import Vocabulary, split_tunes
+from musictui.data import Vocabulary
 from musictui.errors import UserError
 from musictui.model import CharLSTM
+from musictui.notation.fields import check_header_fields, check_prompt
+from musictui.notation.form import TUNE_TYPES, FormPlan
+from musictui.notation.tunes import TuneCounter, extract_tunes  # noqa: F401 (callers import them from here)
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +34,14 @@ class SampleSettings:
     top_k: int | None = None        # sample only among the k likeliest characters
     top_p: float | None = None      # ... or among the fewest whose probabilities add up to p (0 < p <= 1)
     seed: int | None = None         # the same checkpoint, settings and seed give the same characters
-    max_length: int = 2000          # characters to sample at most (the prompt not counted)
+    max_length: int = 2000          # characters per tune at most (the prompt not counted): a tune
+                                    # still open after this many stops the sampling
     tunes: int | None = 1           # stop once this many tunes are complete (None: only max_length)
     meter_aware: bool = True        # mask characters that would make a bar the wrong length (issue 8:
                                     # 96% of tunes with every bar right, against 14% without)
+    form: FormPlan | None = field(default_factory=FormPlan)  # with meter_aware, keep the tune on
+                                    # this plan of parts and bars, ending on the tonic (issue 11);
+                                    # None: free form, the meter alone
 
     def check(self) -> None:
         if not self.temperature > 0:
@@ -47,64 +54,32 @@ class SampleSettings:
             raise UserError(f"the length must be at least 1 (got {self.max_length})")
         if self.tunes is not None and self.tunes < 1:
             raise UserError(f"--tunes must be at least 1 (got {self.tunes})")
+        if self.form is not None:
+            self.form.check()
 
 
 def build_prompt(title: str | None = None, meter: str | None = None, key: str | None = None,
-                 unit: str | None = None, prefix: str | None = None) -> str:
+                 unit: str | None = None, prefix: str | None = None, tune_type: str | None = None) -> str:
     """A tune header from the fields given, in the corpus's order (X, T, M, L, K), as folkrnn.org
     offers; or a free ABC `prefix`. With `key` the header is complete and the model starts the
     tune's body; without it, the model writes the remaining fields itself."""
-    if prefix and any((title, meter, key, unit)):
+    if prefix and any((title, meter, key, unit, tune_type)):
         raise UserError("give either a free prompt or header fields (title, meter, key), not both")
     if prefix:
+        check_prompt(prefix)
         return prefix
+    if tune_type is not None:
+        if tune_type not in TUNE_TYPES:
+            raise UserError(f"unknown tune type {tune_type!r}: use one of {', '.join(TUNE_TYPES)}")
+        meter = meter or TUNE_TYPES[tune_type]  # the type's usual meter, unless one is given
+    check_header_fields(meter, key, unit)
     header = "X:1\n"
-    for field, value in (("T", title), ("M", meter), ("L", unit), ("K", key)):
+    for name, value in (("T", title), ("R", tune_type), ("M", meter), ("L", unit), ("K", key)):
         if value:
             if "\n" in value:
-                raise UserError(f"the {field}: field must be one line")
-            header += f"{field}:{value.strip()}\n"
+                raise UserError(f"the {name}: field must be one line")
+            header += f"{name}:{value.strip()}\n"
     return header
-
-
-class TuneCounter:
-    """Counts tunes completed in a stream of characters without re-reading the text: a tune is
-    complete at the blank line that follows a segment holding an `X:` line."""
-
-    def __init__(self):
-        self.complete = 0
-        self._line_start = True
-        self._prev_newline = False
-        self._segment_has_x = False
-        self._x_pending = 0  # 1 after "X" at a line start, waiting for ":"
-
-    def feed(self, ch: str) -> None:
-        if self._x_pending and ch == ":":
-            if self._segment_has_x:
-                self.complete += 1  # an X: line with no blank line before it still starts a new tune
-            self._segment_has_x = True
-        self._x_pending = int(self._line_start and ch == "X")
-        if ch == "\n":
-            if self._prev_newline and self._segment_has_x:
-                self.complete += 1
-                self._segment_has_x = False
-            self._prev_newline = True
-            self._line_start = True
-        else:
-            self._prev_newline = False
-            self._line_start = False
-
-
-def extract_tunes(text: str) -> tuple[list[str], str | None]:
-    """The complete tunes in generated text, and the unfinished last one (None if there is none).
-
-    A tune is complete when a blank line ends it; text that stops mid-tune is not a tune."""
-    tunes = split_tunes(text)
-    normalized = text.replace("\r\n", "\n")
-    if tunes and not normalized.rstrip(" ").endswith("\n\n"):
-        # The last tune ran into the end of the text, not into a blank line.
-        return tunes[:-1], tunes[-1]
-    return tunes, None
 
 
 class Sampler:
@@ -194,16 +169,18 @@ class Sampler:
     def stream(self, prompt: str = DEFAULT_PROMPT, settings: SampleSettings | None = None) -> Iterator[str]:
         """Yield characters one at a time as they are sampled (the prompt itself is not yielded).
 
-        Stops after `settings.tunes` complete tunes (counting the prompt's) or `max_length` characters.
+        Stops after `settings.tunes` complete tunes (counting the prompt's), or when the tune being
+        written reaches `max_length` characters (with `tunes=None`: when the whole text does).
         """
         settings = settings or SampleSettings()
         logits, h, c, generator = self._start(prompt, settings)
-        constraint = self._constraint(prompt) if settings.meter_aware else None
+        constraint = self._constraint(prompt, settings)
         counter = TuneCounter()
         for ch in prompt:
             counter.feed(ch)
+        counter.reset_chars()  # the cap counts sampled characters, not the prompt's
         idx2char = self.vocab.chars
-        for _ in range(settings.max_length):
+        while _under_cap(counter, settings):
             if constraint is not None:
                 logits = _apply_mask(logits, constraint)
             idx = self.choose(logits, settings, generator)
@@ -227,14 +204,16 @@ class Sampler:
         settings = settings or SampleSettings()
         logits, h, c, generator = self._start(prompt, settings, batch=n)
         counters = [TuneCounter() for _ in range(n)]
-        constraints = [self._constraint(prompt) for _ in range(n)] if settings.meter_aware else None
+        constraints = ([self._constraint(prompt, settings) for _ in range(n)]
+                       if settings.meter_aware else None)
         for counter in counters:
             for ch in prompt:
                 counter.feed(ch)
+            counter.reset_chars()
         out: list[list[str]] = [[] for _ in range(n)]
         active = torch.ones(n, dtype=torch.bool)
         idx2char = self.vocab.chars
-        for _ in range(settings.max_length):
+        while active.any():
             if constraints is not None:
                 logits = torch.stack([_apply_mask(logits[i : i + 1], constraints[i])[0] for i in range(n)])
             idx = self.choose(logits, settings, generator)
@@ -246,22 +225,21 @@ class Sampler:
                 counters[row].feed(ch)
                 if constraints is not None:
                     constraints[row].feed(ch)
-                if settings.tunes is not None and counters[row].complete >= settings.tunes:
+                done = settings.tunes is not None and counters[row].complete >= settings.tunes
+                if done or not _under_cap(counters[row], settings):
                     active[row] = False
             if not active.any():
                 break
             logits, h, c = self.step(idx, h, c)
         return [prompt + "".join(chars) for chars in out]
 
-    def _constraint(self, prompt: str):
-        from musictui.abc_header import AllOf, HeaderConstraint  # only when asked for
-        from musictui.meter import MeterConstraint
+    def _constraint(self, prompt: str, settings: SampleSettings):
+        """The constraint the settings ask for, fed the prompt; None when sampling freely."""
+        if not settings.meter_aware:
+            return None
+        from musictui.notation.constraints import build_constraint  # only when asked for
 
-        constraint = AllOf(HeaderConstraint(self.vocab.chars), MeterConstraint(self.vocab.chars))
-        constraint.reset()
-        for ch in prompt:
-            constraint.feed(ch)
-        return constraint
+        return build_constraint(self.vocab.chars, prompt, settings.form)
 
 
 def int8_recurrent(w_hh: torch.Tensor):
@@ -288,6 +266,11 @@ def int8_recurrent(w_hh: torch.Tensor):
         return packed
     except (RuntimeError, NotImplementedError, AttributeError):
         return None
+
+
+def _under_cap(counter: TuneCounter, settings: SampleSettings) -> bool:
+    """`max_length` caps each tune (so --tunes N gives N tunes); with `tunes=None`, the whole text."""
+    return (counter.chars if settings.tunes is not None else counter.fed) < settings.max_length
 
 
 def _apply_mask(logits: torch.Tensor, constraint) -> torch.Tensor:

@@ -1,5 +1,5 @@
-"""The header half of meter-aware sampling (musictui/abc_header.py)."""
-from musictui.abc_header import AllOf, HeaderConstraint
+"""The header half of meter-aware sampling (musictui/notation/constraints/header.py)."""
+from musictui.notation.constraints import AllOf, HeaderConstraint
 from musictui.data import split_tunes
 
 VOCAB = sorted(set("\n !\"#'(),-./0123456789:<=>ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_abcdefghijklmnopqrstuvwxyz|"))
@@ -39,7 +39,3 @@ def test_every_corpus_tune_with_meter_and_unit_passes_the_header_rule(corpus):
     assert refused <= len(corpus.tunes) * 0.02, refused
 
 
-def test_all_of_combines_masks():
-    a, b = HeaderConstraint(VOCAB), HeaderConstraint(VOCAB)
-    both = AllOf(a, b)
-    assert allowed(both, "X:1\n") == set("ABCDEFGHILMNOPQRSTUVWZ")

@@ -3,7 +3,8 @@ import json
 import subprocess
 import sys
 
-CORE = ["data", "model", "train", "checkpoint", "sample", "audio", "playback", "meter"]
+CORE = ["data", "model", "train", "checkpoint", "sample", "audio", "playback", "notation.tunes",
+        "notation.form", "notation.constraints"]
 
 
 def loaded_after(statement: str) -> dict:

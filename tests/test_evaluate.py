@@ -1,6 +1,7 @@
 import json
 import math
 import random
+import statistics
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from musictui.data import split_tunes
 from musictui.errors import UserError
 from musictui.evaluate import (COPY_LENGTH, checkpoint_corpus, evaluate, has_header_fields,
                                longest_shared_run, score_tunes, summarize, tune_logprobs)
+from musictui.notation.form import form_of
 from musictui.sample import SampleSettings
 
 # 7 eighths in the second bar of 4/4: abc2midi reads it, but warns about that bar.
@@ -39,23 +41,53 @@ def good_tune(corpus):
     raise AssertionError("no clean held-out tune")
 
 
-def test_figures_of_generated_tunes_are_computed_and_in_range(tiny_checkpoint, corpus):
+def test_figures_of_generated_tunes_are_the_per_tune_facts(tiny_checkpoint, corpus, model_and_vocab):
+    """Each share is its per-tune flag counted over the N tunes, and each flag is what abc2midi,
+    the header rule, the form rule, the model and the corpus say of that tune, checked here again."""
+    from musictui.audio import check_abc
+
+    model, vocab = model_and_vocab
     r = evaluate(tiny_checkpoint, tunes=8, settings=SampleSettings(seed=3, max_length=1500, meter_aware=False),
                  corpus=corpus)
-    assert (r.source, r.n, r.seed, r.temperature, r.meter_aware, r.step) == ("generated", 8, 3, 1.0, False, 300)
-    assert r.complete + r.failed == 8 and len(r.tunes) == 8
-    for share in (r.parse_ok, r.bars_ok, r.headers_ok, r.copies, r.likely):
-        assert 0 <= share <= 1
-    assert r.bars_ok <= r.parse_ok  # a bar is only right in a tune that parses
+    assert (r.source, r.n, r.seed, r.temperature, r.meter_aware, r.form, r.step) == (
+        "generated", 8, 3, 1.0, False, "plain", 300)
+    assert r.complete + r.failed == 8 and len(r.tunes) == 8 and r.complete >= 4
+    done = [s for s in r.tunes if s.text is not None]
+    for s in done:
+        report = check_abc(s.text)
+        assert (s.parse_ok, s.bars_ok) == (report.ok, report.ok and report.bars_ok)
+        assert s.headers_ok == has_header_fields(s.text)
+        form = form_of(s.text)
+        assert (s.ends_on_tonic, s.parts_ok, s.bars, s.parts) == (form.ends_on_tonic, form.parts_ok,
+                                                                   form.bars, form.parts)
+        total, count = tune_logprobs(model, vocab, [s.text])[0]
+        assert s.logprob_per_char == pytest.approx(total / count, rel=1e-4)
+        assert s.likely == (s.logprob_per_char >= r.likely_threshold)
+        assert s.longest_shared == longest_shared_run(s.text, corpus.train_text)
+    for name in ("parse_ok", "bars_ok", "headers_ok", "likely", "ends_on_tonic", "parts_ok"):
+        assert getattr(r, name) == sum(getattr(s, name) for s in r.tunes) / 8, name
+    assert r.copies == sum(s.copy for s in r.tunes) / 8
+    assert r.median_bars == statistics.median(s.bars for s in done)
+    assert r.median_parts == statistics.median(s.parts for s in done)
+    assert r.median_chars == statistics.median(len(s.text) for s in done)
+    assert r.logprob_per_char == pytest.approx(statistics.fmean(s.logprob_per_char for s in done))
     assert 0 < r.val_loss < math.log(len(corpus.vocab))  # a trained model beats guessing
     assert r.val_bpc == pytest.approx(r.val_loss / math.log(2))
-    assert r.likely_threshold < 0
-    if r.complete:
-        assert r.logprob_per_char < 0 and r.median_chars > 0 and r.median_longest_shared >= 1
     # the same seed gives the same tunes and figures
     again = evaluate(tiny_checkpoint, tunes=8, settings=SampleSettings(seed=3, max_length=1500, meter_aware=False),
                      corpus=corpus)
     assert [s.text for s in again.tunes] == [s.text for s in r.tunes]
+
+
+def test_form_figures_of_a_two_part_tune_and_a_fragment(model_and_vocab, corpus):
+    model, vocab = model_and_vocab
+    two_parts = ("X:1\nT:Two parts\nM:4/4\nL:1/8\nK:D Dorian\nA|" + "dAFA dAFA|" * 7 + "dAFA d3:|\n"
+                 + "f2|" + "afaf afaf|" * 7 + "afed d2:|")
+    form, fragment = score_tunes([two_parts, WRONG_BAR], model, vocab, corpus.train_text, -9.0)
+    assert (form.ends_on_tonic, form.parts_ok, form.bars, form.parts) == (True, True, 16, 2)
+    assert (fragment.ends_on_tonic, fragment.parts_ok, fragment.bars, fragment.parts) == (False, False, 3, 1)
+    both = summarize([form, fragment])
+    assert (both["ends_on_tonic"], both["parts_ok"], both["median_bars"], both["median_parts"]) == (0.5, 0.5, 9.5, 1.5)
 
 
 def test_human_baseline_scores_held_out_tunes(tiny_checkpoint, corpus):
@@ -142,13 +174,16 @@ def test_cli_json_table_and_out_dir(tiny_checkpoint, tmp_path, capsys):
     figures = json.loads(capsys.readouterr().out)
     assert figures["n"] == 4 and figures["seed"] == 2 and figures["source"] == "generated"
     assert {"val_loss", "val_bpc", "parse_ok", "bars_ok", "headers_ok", "median_chars", "copies",
-            "median_longest_shared", "logprob_per_char", "likely", "likely_threshold"} <= figures.keys()
+            "median_longest_shared", "logprob_per_char", "likely", "likely_threshold", "ends_on_tonic",
+            "parts_ok", "median_bars", "median_parts", "form"} <= figures.keys()
+    assert figures["form"] == "2x8"
     saved = (tmp_path / "tunes.abc").read_text()
     assert len(split_tunes(saved)) == figures["complete"] and saved.count("% tune ") == 4
 
     assert main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--human", "--tunes", "3"]) == 0
     table = capsys.readouterr().out
     assert "3 held-out human tunes" in table and "parse clean" in table and "likely" in table
+    assert "ends on the tonic" in table and "parts of 4/8/16 bars" in table
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -5,17 +5,16 @@ import random
 import re
 import shutil
 import subprocess
-import time
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from musictui.abc_durations import TICKS, bar_lengths
-from musictui.abc_replay import wrong_bars
+from musictui.notation.durations import TICKS, bar_lengths
+from musictui.notation.replay import wrong_bars
 from musictui.data import default_corpus_path
-from musictui.meter import MeterConstraint
+from musictui.notation.constraints import MeterConstraint
 
 CORPUS = default_corpus_path()  # make installs it; a missing corpus must fail here, not skip
 needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi not installed")
@@ -109,26 +108,47 @@ def test_every_corpus_bar_agrees_with_abc2midi(abc2midi_warnings):
     assert disagree == KNOWN_DISAGREEMENTS
 
 
+# Clean corpus tunes (no wrong bar) the constraint still refuses, each at a short bar closed by
+# `|]` with more music after it, or a line the constraint cannot follow (abc2midi does not always
+# carry such a bar when it replays a repeat, so the constraint ends the tune there). Pinned: a
+# change in what the constraint refuses must show up here.
+REFUSED_SHORT_BARS = {21, 39, 87, 88, 106, 240, 249, 250, 252, 254, 257, 258, 270, 271, 339, 346, 351,
+                      359, 367, 391, 392, 426, 429, 443, 456, 459, 476, 478, 488, 489, 491, 499, 500,
+                      525, 538, 557, 559, 565, 577, 595, 599, 616, 634, 637, 638, 657, 658, 666, 676,
+                      687, 694, 696, 703, 759, 794}
+
+
 def test_constraint_allows_every_character_of_clean_corpus_tunes():
     text = CORPUS.read_text()
     vocab = sorted(set(text))
     index = {c: i for i, c in enumerate(vocab)}
     c = MeterConstraint(vocab)
-    refused = 0
-    for _, t in corpus_tunes():
+    short_bars, open_endings, checked = set(), [], 0
+    for i, (_, t) in enumerate(corpus_tunes()):
         if wrong_bars(t):
             continue
+        checked += 1
         c.reset()
-        for ch in t + "\n\n":
+        for j, ch in enumerate(t + "\n\n"):
             mask = c.allowed_mask()
             if mask is not None and not mask[index[ch]]:
-                refused += 1
+                if ch == "[":
+                    open_endings.append(t)
+                else:
+                    short_bars.add(i)
                 break
             c.feed(ch)
-    # 54 of 764 clean tunes are refused, most at a short bar closed by `|]`
-    # with more music after it (abc2midi does not always carry such a bar
-    # when it replays a repeat, so the constraint ends the tune there)
-    assert refused <= 60
+    assert checked > 700
+    assert short_bars == REFUSED_SHORT_BARS
+    # the other refusals are all `[1` after a `:|` with no `|:` since, which abc2midi calls an
+    # error ("found [1 or like before |:"): the constraint must never write one
+    assert len(open_endings) == 37
+    assert all(any(_closed_before(t[:m.start()]) for m in re.finditer(r"\[1", t)) for t in open_endings)
+
+
+def _closed_before(text: str) -> bool:
+    """A `:|` closed the last repeat and no `|:` (or `::`) opened one since."""
+    return text.rfind(":|") > max(text.rfind("|:"), text.rfind("::"))
 
 
 # ------------------------------------------------------------ property tests
@@ -180,15 +200,3 @@ def test_abc2midi_accepts_constrained_walks(tmp_path):
     out = subprocess.run(["abc2midi", "walks.abc", "-c"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60).stdout
     assert "time units while the time signature" not in out, out
-
-
-def test_mask_cost_per_character():
-    """feed + allowed_mask must stay well under 0.1 ms per character."""
-    text = "".join(constrained_walk(s, 400) for s in range(5)) * 4
-    c = MeterConstraint(WALK_CHARS + ["X", "M", "L", "K", "T", "D"])
-    t0 = time.perf_counter()
-    for ch in text:
-        c.allowed_mask()
-        c.feed(ch)
-    per_char = (time.perf_counter() - t0) / len(text)
-    assert per_char < 50e-6, f"{per_char * 1e6:.1f} us/char"

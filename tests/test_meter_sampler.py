@@ -5,7 +5,8 @@ import shutil
 import pytest
 import torch
 
-from musictui.abc_replay import wrong_bars
+from musictui.notation.form import FormPlan
+from musictui.notation.replay import wrong_bars
 from musictui.sample import SampleSettings, Sampler, extract_tunes
 
 needs_abc2midi = pytest.mark.skipif(shutil.which("abc2midi") is None, reason="abc2midi not installed")
@@ -77,13 +78,16 @@ def test_switch_off_reproduces_the_plain_sampler(sampler):
                != _plain_sample(sampler, header, seed, 300) for seed in range(3))
 
 
-def test_switch_on_changes_what_a_plain_sample_gets_wrong(sampler):
-    """The switch does something: over a few seeds the plain sampler writes
-    wrong bars in the same header where the masked one writes none."""
+@pytest.mark.parametrize("form", [None, FormPlan()], ids=["free", "plan"])
+def test_switch_on_changes_what_a_plain_sample_gets_wrong(sampler, form):
+    """The switch does something: over the same seeds and header the plain sampler writes
+    wrong bars and the meter-aware one (free form or the plan) writes none."""
     prompt = PROMPTS[0]
     plain_wrong = 0
     for seed in range(6):
         text = sampler.generate(prompt, SampleSettings(seed=seed, tunes=1, max_length=500, meter_aware=False))
-        verdicts = wrong_bars(text + "\n")
-        plain_wrong += bool(verdicts)
+        plain_wrong += bool(wrong_bars(text + "\n"))
+        masked = sampler.generate(prompt, SampleSettings(seed=seed, tunes=1, max_length=1500, form=form))
+        tunes, _ = extract_tunes(masked)
+        assert tunes and wrong_bars(tunes[0] + "\n") == [], masked
     assert plain_wrong > 0

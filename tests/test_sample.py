@@ -1,3 +1,6 @@
+import os
+import re
+import select
 import subprocess
 import sys
 import time
@@ -104,12 +107,18 @@ def test_top_k_and_top_p_restrict_the_support(sampler):
     assert len(wide) >= 4
 
 
-def test_streaming_yields_before_generation_ends(sampler):
+def test_streaming_yields_before_generation_ends(tiny_checkpoint):
+    """The first character arrives before the second is even computed: count the LSTM steps."""
+    sampler = Sampler.from_checkpoint(tiny_checkpoint)
+    steps = []
+    real_step = sampler.step
+    sampler.step = lambda *a: steps.append(1) or real_step(*a)  # counts, computes as before
     stream = sampler.stream("X:1\n", SampleSettings(seed=0, max_length=1000, tunes=None))
     first = next(stream)
     assert isinstance(first, str) and len(first) == 1
+    assert len(steps) == 0  # no step after the prompt yet: nothing was computed ahead
     rest = list(stream)
-    assert len(rest) == 999
+    assert len(rest) == 999 and len(steps) >= 999
 
 
 def test_stops_after_n_complete_tunes(sampler):
@@ -117,6 +126,26 @@ def test_stops_after_n_complete_tunes(sampler):
     tunes, unfinished = extract_tunes(text)
     assert len(tunes) == 2 and unfinished is None
     assert text.endswith("\n\n")
+
+
+def test_length_caps_each_tune_so_tunes_n_gives_n():
+    """--length is per tune (issue 12): three tunes of a short plan, each well under the cap,
+    although together they run past it (the shipped model: the tiny one writes prose between tunes)."""
+    from musictui.commands.common import find_checkpoint
+    from musictui.notation.form import FormPlan, form_of
+
+    sampler = Sampler.from_checkpoint(find_checkpoint(None))
+
+    settings = SampleSettings(seed=5, max_length=250, tunes=3, form=FormPlan(1, 4))
+    text = sampler.generate("X:1\nT:t\nM:4/4\nL:1/8\nK:D\n", settings)
+    tunes, unfinished = extract_tunes(text)
+    assert len(tunes) == 3 and unfinished is None and len(text) > 250
+    assert form_of(tunes[0]).part_bars == (4,) and form_of(tunes[0]).ends_on_tonic
+
+
+def test_extract_tunes_keeps_a_finished_tune_before_trailing_text():
+    assert extract_tunes("X:1\nK:C\nabc|\n\nT:junk") == (["X:1\nK:C\nabc|"], None)
+    assert extract_tunes("X:1\nK:C\nabc|\n") == ([], "X:1\nK:C\nabc|")
 
 
 def test_tune_counter_matches_split_tunes():
@@ -135,8 +164,31 @@ def test_build_prompt_from_header_fields():
     assert build_prompt(meter="3/4", unit="1/8") == "X:1\nM:3/4\nL:1/8\n"
     assert build_prompt(prefix="X:5\nT:x") == "X:5\nT:x"
     assert build_prompt() == "X:1\n"
+    assert build_prompt(tune_type="jig", key="D") == "X:1\nR:jig\nM:6/8\nK:D\n"
     with pytest.raises(UserError):
         build_prompt(title="a", prefix="X")
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(unit="0"), "unit length '0' is not one abc2midi reads: give a fraction such as 1/8"),
+    (dict(unit="1/0"), "unit length '1/0'"),
+    (dict(meter="garbage"), "meter 'garbage' is not one abc2midi reads: give a fraction such as 4/4"),
+    (dict(meter="0/4"), "meter '0/4'"),
+    (dict(key="H"), "key 'H' is not one abc2midi reads: give a note A-G"),
+    (dict(key="D Dorain"), "key 'D Dorain'"),
+    (dict(prefix="X:1\nM:4/4\nL:0\nK:C\n"), "unit length '0'"),
+    (dict(tune_type="tango"), "unknown tune type 'tango': use one of reel, jig"),
+])
+def test_bad_header_fields_are_refused_naming_the_accepted_forms(fields, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        build_prompt(**fields)
+
+
+def test_good_header_fields_pass():
+    for meter in ("4/4", "C", "C|", "2+3/8", "none"):
+        build_prompt(meter=meter)
+    for key in ("G", "D Major", "Ador", "F#m", "Bb Dorian", "E minor", "none"):
+        build_prompt(key=key)
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -185,7 +237,14 @@ def test_generate_command_output_arrives_while_sampling(tiny_checkpoint):
                              "--length", "200000", "--tunes", "100000", "--seed", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        first = proc.stdout.read(10)
+        first = b""
+        deadline = time.monotonic() + 90
+        while len(first) < 10 and time.monotonic() < deadline:  # never block on a silent child
+            if select.select([proc.stdout], [], [], 5)[0]:
+                chunk = os.read(proc.stdout.fileno(), 10 - len(first))
+                if not chunk:
+                    break
+                first += chunk
         assert len(first) == 10
         assert proc.poll() is None  # still sampling: the first characters came long before the last
     finally:
@@ -198,13 +257,21 @@ def test_generate_command_output_arrives_while_sampling(tiny_checkpoint):
     (["--top-p", "1.5"], "top-p must be in (0, 1]"),
     (["--prompt", "X€"], "not in the model's vocabulary"),
     (["--checkpoint", "/nonexistent/x.safetensors"], "checkpoint not found"),
+    (["--unit", "0"], "unit length '0' is not one abc2midi reads"),
+    (["--prompt", "X:1\nL:0\n"], "unit length '0' is not one abc2midi reads"),
+    (["--meter", "garbage"], "meter 'garbage' is not one abc2midi reads"),
+    (["--key", "H"], "key 'H' is not one abc2midi reads"),
+    (["--parts", "0"], "--parts"),
 ])
 def test_generate_bad_input_is_one_line(tiny_checkpoint, args, message):
     if "--checkpoint" not in args:
         args = [*args, "--checkpoint", str(tiny_checkpoint)]
     out = musictui("generate", *args)
-    assert out.returncode == 1
+    assert out.returncode in (1, 2)  # 2: argparse refused it
     assert message in out.stderr and "Traceback" not in out.stderr
+    if out.returncode == 1:  # ours: one line of message (argparse's own refusals print usage first)
+        assert [line for line in out.stderr.splitlines() if not line.startswith("%")] == [
+            line for line in out.stderr.splitlines() if message in line], out.stderr
 
 
 def test_generate_with_a_corrupt_checkpoint(tmp_path):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from musictui.errors import UserError
+from musictui.notation.tunes import first_tune, title  # noqa: F401 (the screen imports first_tune here)
 
 # How many characters a generated tune may run to before we stop waiting for its blank line.
 MAX_TUNE_CHARS = 1500
@@ -29,8 +30,7 @@ class Tune:
 
     @property
     def title(self) -> str:
-        found = re.search(r"^T:\s*(.*)$", self.text, re.MULTILINE)
-        return found[1].strip() if found and found[1].strip() else "untitled"
+        return title(self.text)
 
     @property
     def label(self) -> str:
@@ -39,9 +39,10 @@ class Tune:
 
 
 def read_settings(temperature: str, seed: str, title: str, meter: str, key: str, top_k: str = "",
-                  top_p: str = "", meter_aware: bool = True):
+                  top_p: str = "", meter_aware: bool = True, form: str = "", tune_type: str = ""):
     """The sampler's settings and header prompt from the screen's input texts, or a UserError.
-    A blank field means the default: temperature 1.0, a random seed, no top-k or top-p cut."""
+    A blank field means the default: temperature 1.0, a random seed, no top-k or top-p cut, the
+    form 2x8 (two parts of eight bars), any tune type."""
     from musictui.sample import SampleSettings, build_prompt
 
     temp = _number(temperature, float, "temperature must be a number such as 0.8", 1.0)
@@ -49,10 +50,26 @@ def read_settings(temperature: str, seed: str, title: str, meter: str, key: str,
     k = _number(top_k, int, "top-k must be a whole number such as 10 (or blank for all characters)")
     p = _number(top_p, float, "top-p must be a number such as 0.9 (or blank for no cut)")
     settings = SampleSettings(temperature=temp, top_k=k, top_p=p, seed=seed_value, max_length=MAX_TUNE_CHARS,
-                              tunes=1, meter_aware=meter_aware)
+                              tunes=1, meter_aware=meter_aware, form=read_form(form))
     settings.check()
-    prompt = build_prompt(title=title.strip() or None, meter=meter.strip() or None, key=key.strip() or None)
+    prompt = build_prompt(title=title.strip() or None, meter=meter.strip() or None, key=key.strip() or None,
+                          tune_type=tune_type.strip().lower() or None)
     return settings, prompt
+
+
+def read_form(text: str):
+    """"2x8" (parts x bars per part; blank: the default plan) or "free" (the meter alone)."""
+    from musictui.notation.form import FormPlan
+
+    text = text.strip().lower()
+    if not text:
+        return FormPlan()
+    if text == "free":
+        return None
+    parts, x, bars = text.partition("x")
+    if not (x and parts.strip().isdigit() and bars.strip().isdigit()):
+        raise UserError(f"the form must be parts x bars such as 2x8, or free, not {text!r}")
+    return FormPlan(int(parts), int(bars))
 
 
 def _number(text: str, kind: type, problem: str, blank=None):
@@ -61,16 +78,6 @@ def _number(text: str, kind: type, problem: str, blank=None):
         return kind(text) if text.strip() else blank
     except ValueError:
         raise UserError(f"{problem}, not {text!r}") from None
-
-
-def first_tune(text: str) -> tuple[str, bool]:
-    """The first tune in generated text, and whether it is complete (ended by a blank line)."""
-    from musictui.sample import extract_tunes
-
-    tunes, tail = extract_tunes(text)
-    if tunes:
-        return tunes[0], True
-    return (tail or text).rstrip("\n"), False
 
 
 def describe_report(report) -> str:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from musictui.commands.common import add_checkpoint_argument, add_corpus_argument, find_checkpoint, positive_int, seed, temperature
+from musictui.commands.generate import add_form_arguments, form_plan
 
 DEFAULT_TUNES = 100
 
@@ -21,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="characters each tune may take at most; a longer one counts as failed (default 1500)")
     parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=None,
                         help="sample with the meter constraint (default: the sampler's own default)")
+    add_form_arguments(parser)
     parser.add_argument("--human", action="store_true",
                         help="measure the held-out human tunes instead of generated ones: the baseline")
     add_corpus_argument(parser)
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = {} if args.meter_aware is None else {"meter_aware": args.meter_aware}
     settings = SampleSettings(temperature=args.temperature, seed=args.seed, max_length=args.length,
-                              tunes=1, **overrides)
+                              tunes=1, form=form_plan(args), **overrides)
     settings.check()  # before loading anything: a bad option should not wait for torch
     path = find_checkpoint(args.checkpoint)
     result = evaluate(path, tunes=args.tunes, settings=settings, human=args.human, corpus=args.corpus)
@@ -91,7 +93,7 @@ def print_table(r) -> None:
         title = f"{r.n} held-out human tunes, scored by {r.checkpoint} (step {r.step})"
     else:
         title = (f"{r.n} tunes from {r.checkpoint} (step {r.step}): temperature {r.temperature:g}, "
-                 f"seed {r.seed}, meter-aware {'on' if r.meter_aware else 'off'}")
+                 f"seed {r.seed}, meter-aware {'on' if r.meter_aware else 'off'}, form {r.form}")
     table = Table(title=title, title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -107,6 +109,10 @@ def print_table(r) -> None:
         ("median length", _num(r.median_chars, ".0f"), "characters"),
         ("copies", _pct(r.copies), f"share a run of {COPY_LENGTH}+ characters with the training text"),
         ("median longest shared run", _num(r.median_longest_shared, ".0f"), "characters"),
+        ("ends on the tonic", _pct(r.ends_on_tonic), "last note is the key's tonic (K:D Dorian -> D)"),
+        ("parts of 4/8/16 bars", _pct(r.parts_ok), "every part 4, 8 or 16 bars, a pickup not counted"),
+        ("median bars", _num(r.median_bars, "g"), "bars written, repeats not played twice"),
+        ("median parts", _num(r.median_parts, "g"), "music between |: :| :: || |]"),
         ("log-prob per character", _num(r.logprob_per_char, ".3f"), "nats, under the unconstrained model"),
         ("likely", _pct(r.likely), f"log-prob/char >= {r.likely_threshold:.3f}, the held-out tunes' "
          f"{LIKELY_PERCENTILE}th percentile"),

@@ -6,6 +6,21 @@ import sys
 from pathlib import Path
 
 from musictui.commands.common import add_checkpoint_argument, add_device_argument, find_checkpoint, positive_int, seed, temperature, top_k, top_p
+from musictui.notation.form import TUNE_TYPES, FormPlan
+
+
+def add_form_arguments(parser: argparse.ArgumentParser) -> None:
+    """--form, --parts, --bars-per-part: shared with `musictui evaluate`."""
+    parser.add_argument("--form", choices=["plan", "free"], default="plan",
+                        help="plan (default): PARTS parts of BARS bars, each closed by a repeat or a "
+                             "double bar, ending on the key's tonic; free: the meter alone")
+    parser.add_argument("--parts", type=positive_int, default=2, metavar="N", help="parts of the plan (default 2)")
+    parser.add_argument("--bars-per-part", type=positive_int, default=8, metavar="N",
+                        help="bars in each part of the plan (default 8)")
+
+
+def form_plan(args: argparse.Namespace) -> FormPlan | None:
+    return FormPlan(args.parts, args.bars_per_part) if args.form == "plan" else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,8 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meter", help="M: field, e.g. 6/8")
     parser.add_argument("--key", help="K: field, e.g. 'D Major' or G")
     parser.add_argument("--unit", help="L: field, e.g. 1/8")
+    parser.add_argument("--type", dest="tune_type", choices=sorted(TUNE_TYPES), metavar="TYPE",
+                        help="the dance: an R: field and, without --meter, its usual meter "
+                             f"({', '.join(sorted(TUNE_TYPES))})")
     parser.add_argument("--length", type=positive_int, default=2000, metavar="N",
-                        help="characters to sample at most (default 2000)")
+                        help="characters each tune may take at most (default 2000)")
     parser.add_argument("--tunes", type=positive_int, default=1, metavar="N",
                         help="stop after N complete tunes (default 1)")
     parser.add_argument("--temperature", type=temperature, default=1.0, metavar="T")
@@ -26,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meter-aware", action=argparse.BooleanOptionalAction, default=True,
                         help="only allow characters that keep every bar the length its meter asks "
                              "(default: on; --no-meter-aware samples freely)")
+    add_form_arguments(parser)
     parser.add_argument("--precision", choices=["int8", "fp32"], default="int8",
                         help="recurrent weights as int8 (default: ~5x faster, same distribution within "
                              "KL 1e-3) or fp32 (exact)")
@@ -40,13 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from musictui.sample import SampleSettings, Sampler, build_prompt, extract_tunes
 
     settings = SampleSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                              max_length=args.length, tunes=args.tunes, meter_aware=args.meter_aware)
+                              max_length=args.length, tunes=args.tunes, meter_aware=args.meter_aware,
+                              form=form_plan(args))
     settings.check()  # before loading anything: a bad option should not wait for torch
     if args.out is not None and args.out.is_dir():
         raise UserError(f"--out {args.out} is a folder: give a file, e.g. {args.out / 'tunes.abc'}")
     from musictui.outputs import check_output  # --out never silently replaces yesterday's tunes
     check_output(args.out, [args.checkpoint] if args.checkpoint else [], args.force, "--out")
-    prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt)
+    prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt, args.tune_type)
     path = find_checkpoint(args.checkpoint)
     from musictui.model import resolve_device
 

@@ -28,7 +28,7 @@ from musictui.app.tunes import Tune
 WRITE_EVERY_S = 0.1  # characters are batched this long before one write to the Log: each write costs
                      # the UI thread a repaint that holds the GIL, and the sampler waits for it (0.04 s
                      # measured ~300 chars/s in the app against ~500 at 0.1 s, headless ~750)
-FIELDS = ("temperature", "top_k", "top_p", "seed", "title", "meter", "key")  # the inputs read_settings takes
+FIELDS = ("temperature", "top_k", "top_p", "seed", "form", "tune_type", "title", "meter", "key")  # read_settings's inputs
 
 
 class GenerateScreen(Screen):
@@ -94,6 +94,10 @@ class GenerateScreen(Screen):
                     ("Meter-aware", Switch(self.meter_aware, animate=False, id="meter-aware",
                                            tooltip="Keep every bar the length its meter asks (m)")),
                     ("Seed", Input(placeholder="random", type="integer", compact=True, id="seed")),
+                    ("Form", Input(placeholder="2x8", compact=True, id="form",
+                                   tooltip="parts x bars per part, ending on the tonic; free: the meter alone")),
+                    ("Type", Input(placeholder="any", compact=True, id="tune_type",
+                                   tooltip="reel, jig, hornpipe, polka, slide, slipjig, waltz ...")),
                     ("Title", Input(placeholder="the model's", compact=True, id="title")),
                     ("Meter", Input(placeholder="e.g. 6/8", compact=True, id="meter")),
                     ("Key", Input(placeholder="e.g. G", compact=True, id="key")),

@@ -5,8 +5,7 @@ one character at a time, the way the sampler emits it, and keeps:
   * the header fields that set time (M:, L:), closed by K:;
   * in the body, `fill`: the ticks of music since the last bar line that
     reset the bar, with the note being written counted as it grows
-    (`A` counts one unit, `A3` three, `A3/` one and a half);
-  * the repeat-section facts the meter constraint needs (`sec_first`).
+    (`A` counts one unit, `A3` three, `A3/` one and a half).
 Durations are integer ticks: TICKS ticks per unit note length (L:), a number
 divisible by 2**6, 3, 5 and 7, so that lengths like `/16`, triplets and broken
 rhythm stay whole numbers; anything else sets `lost` (no judgement).
@@ -17,13 +16,13 @@ carry the short bar into the next one (that is how a pickup completes the
 last bar of a repeated section); `[2` restarts from where `[1` began.
 
 `bar_lengths(tune)` measures every written bar of one complete tune;
-abc_replay plays them back as abc2midi does and says which bars it rejects.
+notation.replay plays them back as abc2midi does and says which bars it rejects.
 """
 
 from dataclasses import dataclass
 from fractions import Fraction
 
-from musictui.abc_note_lengths import (  # noqa: F401 (the lexical states are re-exported)
+from musictui.notation.note_lengths import (  # noqa: F401 (the lexical states are re-exported)
     ACC, BANG, BAR, BETWEEN, CHORD, ENDING, FIELD, GRACE, INLINE, LBRACK, LETTER, NOTE,
     NOTE_LETTERS, PAREN, QUOTE, TICKS, TUPLET, NoteLengths)
 
@@ -47,11 +46,13 @@ def parse_meter(value: str) -> Fraction | None:
 
 
 def parse_unit(value: str) -> Fraction | None:
+    """The unit length of an L: value; None (ABC's default) for junk or 0."""
     num, _, den = value.strip().split(" ")[0].partition("/")
     try:
-        return Fraction(int(num), int(den or 1))
+        unit = Fraction(int(num), int(den or 1))
     except (ValueError, ZeroDivisionError):
         return None
+    return unit if unit > 0 else None
 
 
 @dataclass
@@ -83,16 +84,12 @@ class AbcTracker(NoteLengths):
 
     def _new_tune(self) -> None:
         self.meter = Fraction(1)
-        self.meter_set = False
         self.unit = None
         self.bar = None          # bar length in ticks; None = no checking
         self.fill = 0            # ticks in the current bar (carry included)
         self.seg = 0             # ticks since the last recorded bar line
         self.lost = False        # a duration we cannot represent: no verdicts
         self.first_bar = True    # no non-empty bar closed yet (abc2midi exempts it)
-        self.tune_pickup = 0     # length of the tune's opening bar if short
-        self.sec_carry = 0       # fill carried into the current section
-        self.sec_first = None    # content of the section's first bar, once closed
         self.ending_fill = 0     # fill where ending [1 began
         self.after_bar = False   # just after a bar line: digits are endings
         self.tup_left = 0        # notes left in the tuplet
@@ -120,7 +117,6 @@ class AbcTracker(NoteLengths):
             self.mode = HEADER
         elif key == "M":
             self.meter = parse_meter(value)
-            self.meter_set = True
             if self.mode == BODY:
                 self._set_bar()
         elif key == "L":
@@ -332,25 +328,15 @@ class AbcTracker(NoteLengths):
                                        None if self.lost else self.seg, bar))
         self.seg = 0
         fill = self.fill
-        if self.first_bar and fill > 0 and bar is not None and fill < bar:
-            self.tune_pickup = fill
         if text == "|" or bar is None:
             if fill > 0:
-                if self.sec_first is None:
-                    self.sec_first = fill - self.sec_carry
                 self.first_bar = False
             self.fill = 0
             return
         # soft bar lines (`:|` `::` `|:` `||` `|]` `[|`) reset only a full bar
         if fill >= bar or (self.first_bar and fill > 0):
-            if fill > 0 and self.sec_first is None:
-                self.sec_first = fill - self.sec_carry
             self.first_bar = self.first_bar and fill == 0
             self.fill = 0
-        # a repeat sign starts a new repeat section (the part replayed by `:|`)
-        if ":" in text:
-            self.sec_carry = self.fill
-            self.sec_first = None
 
     def _ending(self, n: int) -> None:
         """`[1`/`|1` remember the fill; `[2` restarts from it (abc2midi's pass 2)."""
@@ -360,11 +346,8 @@ class AbcTracker(NoteLengths):
         self.seg = 0
         if n == 1:
             self.ending_fill = self.fill
-            self.ending_carry = self.sec_carry
-            self.ending_first = self.sec_first
         else:
             self.fill = self.ending_fill
-            self.sec_carry = self.ending_fill
 
 
 def bar_lengths(tune: str) -> list[BarLine]:

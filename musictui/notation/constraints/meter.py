@@ -12,7 +12,7 @@ in, whose durations we know abc2midi counts as we do:
   * bar lines `|` `|]` `:|`, endings `[1` ... `:|[2` ... `|]`, `!` before a
     line break, spaces, and `K:` lines between bars.
 No chords, slurs, grace notes, quotes or decorations (the corpus has none).
-Every bar line is checked by abc_replay.Replay, abc2midi's own rule played
+Every bar line is checked by notation.replay.Replay, abc2midi's own rule played
 through repeats and endings; notes may never overflow the bar, and every
 length is a multiple of a quarter unit, so an unfinished bar can always be
 finished. Header, field lines and anything we cannot count get None.
@@ -24,8 +24,8 @@ from fractions import Fraction
 
 import torch
 
-from musictui import abc_durations as ad
-from musictui.abc_replay import Replay
+from musictui.notation import durations as ad
+from musictui.notation.replay import Replay
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +219,10 @@ class MeterConstraint:
         elif ch == "(":
             self.state = "paren"
         elif ch == ">" or ch == "<":
-            self.need = last[1]
+            # with no note before it (a prompt, or a fallback) there is no length to match
+            self.need = last[1] if last is not None else None
         elif ch == "-":
-            self.tie = last[0]
+            self.tie = last[0] if last is not None else None
         elif at_start and ch.isalpha():
             self.state = "fieldkey"
             return
@@ -239,9 +240,11 @@ class MeterConstraint:
             return None
         if bits == 0:
             # nothing the meter allows is in the vocabulary: let the model choose
-            log.debug("meter constraint: no allowed character at line %d col %d",
-                      self.tracker.line, self.tracker.col)
+            log.debug("meter constraint: nothing allowed at %d:%d", self.tracker.line, self.tracker.col)
             return None
+        return self._mask(bits)
+
+    def _mask(self, bits: int) -> torch.Tensor:
         mask = self._masks.get(bits)
         if mask is None:
             mask = torch.tensor([bool(bits >> i & 1) for i in range(len(self.vocab))])
@@ -267,8 +270,7 @@ class MeterConstraint:
             return self._bits("2" if self.ending == 3 else "1")
         return self.FIXED[st]
 
-    def _fill(self) -> int:
-        """Ticks in the current bar, carry included, the note being written too."""
+    def _fill(self) -> int:  # ticks in the current bar, carry and the note being written included
         return self.carry + self.tracker.seg
 
     def _between(self) -> int:
@@ -296,7 +298,7 @@ class MeterConstraint:
         if self.after_bar:
             if not self.line_start:
                 bits |= self._bits("!")
-            if fill == 0 and self.ending == 0 and self.replay.events:
+            if fill == 0 and self._ending_may_open():
                 bits |= self._bits("[")
             if self.line_start:
                 bits |= self._bits("K")      # a key change: it changes no length
@@ -312,9 +314,8 @@ class MeterConstraint:
         return ok and self.replay.bar_ok("|", t.seg, t.bar)
 
     def _soft_ok(self, kind: str) -> bool:
-        """May `|]` or `:|` close the bar now? `|]` any bar (a short one may
-        end the tune: see _on_bar); `:|` a
-        short one too (the section's pickup completes it), but only after a
+        """May `|]` or `:|` close the bar now? `|]` any bar (a short one may end the tune: see
+        _on_bar); `:|` a short one too (the section's pickup completes it), but only after a
         section of at least one plain bar line."""
         t = self.tracker
         fill = self._fill()
@@ -346,9 +347,14 @@ class MeterConstraint:
             bits |= self._bits(" !\n" + "ABCDEFGabcdefgzx^_=")
             if bar >= TICKS:
                 bits |= self._bits("(")
-            if self.ending == 0 and self.replay.events:
+            if self._ending_may_open():
                 bits |= self._bits("[")
         return bits
+
+    def _ending_may_open(self) -> bool:
+        """`[1` needs a part still open: the tune's start or `|:`, not a `:|` since (abc2midi:
+        "found [1 or like before |:")."""
+        return self.ending == 0 and bool(self.replay.events) and self.replay.open_rep
 
     def _note(self) -> int:
         """After a note letter, octave mark or part of its length."""
@@ -368,7 +374,7 @@ class MeterConstraint:
                 return bits | self._after_note_bits()
             return bits | (self._bits(need[len(length)]) if need.startswith(length) else 0)
         t = self.tracker
-        room = self.tracker.bar - (self._fill() - (t.fill - t.start))  # from the note's start
+        room = self.tracker.bar - (self._fill() - (t.fill - t.start)) - self._reserve()  # from the note's start
         if self.triplet:
             choices, nexts, room = SHORT, NEXT_SHORT, room // 2  # three notes of 2/3 each
         else:
@@ -379,6 +385,9 @@ class MeterConstraint:
         if length in choices and LENGTH_TICKS[length] <= room:
             bits |= self._after_note_bits()
         return bits
+
+    def _reserve(self) -> int:  # ticks the note must leave free in its bar (the form's hook)
+        return 0
 
     def _after_note_bits(self) -> int:
         """What may follow if the note ends here (computed as if it had)."""

@@ -1,6 +1,6 @@
 """Note lengths for the ABC tracker: notes, rests, chords, tuplets, broken rhythm.
 
-`NoteLengths` is the part of `abc_durations.AbcTracker` that turns a note's
+`NoteLengths` is the part of `durations.AbcTracker` that turns a note's
 characters into ticks, the way abc2midi counts them: a chord lasts as long
 as its first note, a tuplet `(p:q:r` puts q notes' time into p, `>` takes
 half of the next note's length (`>>` three quarters) and gives it to the

@@ -5,7 +5,7 @@ repeats are played twice, endings are skipped on the pass they do not
 belong to, a short bar before a soft bar line (`:|` `|:` `::` `||` `|]`
 `[|`) is carried into the next bar, and the tune's first bar is exempt on
 the first pass. `Replay` does the same, one bar line (`BarLine` from
-abc_durations) at a time, so that the meter constraint can ask "would this
+durations) at a time, so that the meter constraint can ask "would this
 bar line be accepted?" while the tune is still being written, and
 `wrong_bars` gives the verdict on a finished tune. Both are one piece of
 code, so the constraint and the judge cannot disagree.
@@ -14,7 +14,7 @@ code, so the constraint and the judge cannot disagree.
 from dataclasses import dataclass
 from fractions import Fraction
 
-from musictui.abc_durations import TICKS, BarLine, bar_lengths
+from musictui.notation.durations import TICKS, BarLine, bar_lengths
 
 SOFT_BARS = frozenset(("||", ":|", "|:", "::", "|]", "[|"))
 
