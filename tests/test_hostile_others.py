@@ -1,7 +1,6 @@
-"""Hostile-input cases (issue 12) whose fix belongs to another branch: written here, marked xfail.
+"""Hostile-input cases (issue 12) on the ABC side: header fields, tune extraction, --tunes N.
 
-The lead flips each to a plain test after merging the branch named in its reason. Same checks
-as the rest of the matrix (tests/hostile.py).
+Same checks as the rest of the matrix (tests/hostile.py).
 """
 from __future__ import annotations
 
@@ -9,15 +8,12 @@ import pytest
 
 from hostile import files, musictui, refused
 
-FORM = pytest.mark.xfail(reason="form branch: ABC header checks, extract_tunes, --length per tune", strict=False)
 
-
-@FORM
 @pytest.mark.parametrize("args,words", [
-    (["--unit", "0"], ["--unit"]),
-    (["--prompt", "X:1\nL:0\nK:C\n"], ["L:"]),
-    (["--meter", "garbage"], ["--meter", "6/8"]),
-    (["--key", "H"], ["--key"]),
+    (["--unit", "0"], ["unit length", "1/8"]),
+    (["--prompt", "X:1\nL:0\nK:C\n"], ["unit length '0'"]),
+    (["--meter", "garbage"], ["meter 'garbage'", "6/8"]),
+    (["--key", "H"], ["key 'H'", "D Major"]),
 ])
 def test_generate_refuses_bad_header_fields(tmp_path, args, words):
     before = files(tmp_path)
@@ -25,7 +21,6 @@ def test_generate_refuses_bad_header_fields(tmp_path, args, words):
     assert files(tmp_path) == before
 
 
-@FORM
 def test_extract_tunes_keeps_a_finished_tune_without_a_trailing_blank_line():
     from musictui.sample import extract_tunes
 
@@ -33,7 +28,6 @@ def test_extract_tunes_keeps_a_finished_tune_without_a_trailing_blank_line():
     assert len(tunes) == 1 and tunes[0].startswith("X:1")
 
 
-@FORM
 def test_tunes_n_gives_n_tunes(tmp_path):
     done = musictui("generate", "--tunes", "12", "--seed", "3", "--out", "t.abc", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
