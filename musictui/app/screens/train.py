@@ -267,7 +267,10 @@ class TrainScreen(Screen):
         for m in metrics:
             if m.val_loss is not None:
                 self.val_losses.extend([(m.step, m.val_loss)])
-                self._sample(m.step)
+                # One sample at a time: when sampling takes longer than the steps between two
+                # evaluations, cancelling the older one would leave the sample pane empty forever.
+                if not any(w.group == "sample" and w.is_running for w in self.workers):
+                    self._sample(m.step)
             if m.checkpoint:
                 self._show_checkpoint(m.checkpoint)
         self._draw_curves()
@@ -328,7 +331,7 @@ class TrainScreen(Screen):
     def on_train_screen_stopped(self, message: Stopped) -> None:
         self.state = "done" if message.finished else "paused"
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sample", name="sampling at evaluation")
+    @work(thread=True, exit_on_error=False, group="sample", name="sampling at evaluation")
     def _sample(self, step: int) -> None:
         from musictui.app.training import evaluation_sample
 
