@@ -22,6 +22,7 @@ COMMANDS = {
     "evaluate": "measure how good a checkpoint's tunes are",
     "bench": "measure training and generation speed against the lab's loop",
     "export": "write a weights-only copy of a checkpoint, to share or to ship",
+    "corpus": "list the named corpora (irish, folk) with their tune and character counts",
 }
 
 

@@ -185,7 +185,12 @@ def held_out_split(tunes: list[str], fraction: float = 0.1, seed: int = 0) -> tu
 
 
 def load_corpus(path: Path | str | None = None, val_fraction: float = 0.1, split_seed: int = 0) -> Corpus:
-    """Read, split into tunes, hold out `val_fraction` of them. `path=None` means irish.abc."""
+    """Read, split into tunes, hold out `val_fraction` of them. `path=None` means irish.abc; a
+    name of `musictui.corpora.NAMES` (`irish`, `folk`) means that corpus (write `./folk` for a path)."""
+    if path is not None and str(path) in ("irish", "folk"):  # musictui.corpora.NAMES, not imported here
+        from musictui.corpora import load_named  # it imports this module
+
+        return load_named(str(path), val_fraction, split_seed)
     source = Path(path) if path is not None else default_corpus_path()
     tunes = split_tunes(read_abc_text(source))
     if not tunes:

@@ -210,7 +210,7 @@ def checkpoint_corpus(extra: dict, override: Path | str | None = None) -> Corpus
     if override is not None:
         return load_corpus(override)
     recorded = extra.get("corpus")
-    if recorded is None or Path(recorded).exists():
+    if recorded is None or recorded in ("irish", "folk") or Path(recorded).exists():  # folk: musictui.corpora
         return load_corpus(recorded)
     if Path(recorded).as_posix().endswith("mitdeeplearning/data/irish.abc"):
         return load_corpus(default_corpus_path())  # the same file, installed somewhere else
