@@ -37,8 +37,10 @@ COLLECTIONS = {
 NAMES = {
     "irish": "irish.abc from mitdeeplearning, as it is (the lab's corpus; the default)",
     "folk": "irish.abc + " + ", ".join(COLLECTIONS.values()) + ", in irish.abc's dialect",
+    "folk-keys": "folk, with each training tune also in the two most common other keys of its mode",
 }
-BUILD_VERSION = 3   # raise when normalising or filtering changes, so that old caches are not used
+BUILD_VERSION = 4   # raise when normalising or filtering changes, so that old caches are not used
+AUGMENT_KEYS = 2    # folk-keys: other keys per training tune (folk-rnn had every tune in two keys)
 SHARED_RUN = 60     # characters of music in common with a held-out tune that make a tune a near-copy
 
 
@@ -80,13 +82,38 @@ def load_named(name: str, val_fraction: float = 0.1, split_seed: int = 0,
     irish = load_corpus(None, val_fraction, split_seed)
     if name == "irish":
         return irish
-    if name != "folk":
+    if name not in NAMES:
         raise UserError(f"no corpus called {name!r}: choose {', '.join(NAMES)}, or give a path")
     extra = [t for c in build_collections(irish.val_tunes, limit) for t in c.tunes]
-    tunes = irish.tunes + extra
+    train = irish.train_tunes + extra
+    if name == "folk-keys":
+        train = train + transposed(train, irish.val_tunes).tunes
+    tunes = irish.val_tunes + train
     vocab = Vocabulary(TUNE_SEPARATOR.join(tunes) + TUNE_SEPARATOR)
-    return Corpus(tunes=tunes, train_tunes=irish.train_tunes + extra, val_tunes=irish.val_tunes,
-                  vocab=vocab, source=Path(name))
+    return Corpus(tunes=tunes, train_tunes=train, val_tunes=irish.val_tunes, vocab=vocab, source=Path(name))
+
+
+def transposed(train: list[str], held_out: list[str]) -> Collection:
+    """The training tunes moved to AUGMENT_KEYS other keys each (cached), less any that comes
+    near a held-out tune in any key (a tune irish.abc holds twice, once in each set)."""
+    from musictui.transpose import augment
+
+    digest = _digest(BUILD_VERSION, AUGMENT_KEYS, *train, "--held-out--", *held_out)
+    path = cache_dir() / f"transposed-{digest}.json"
+    cached = _read_cache(path, "transposed")
+    if cached is not None:
+        return cached
+    moved = augment(train, AUGMENT_KEYS)
+    collection = Collection("transposed", [], len(moved))
+    guard = HeldOutGuard(held_out)
+    for tune in moved:
+        near = guard.reason(tune)
+        if near is None:
+            collection.tunes.append(tune)
+        else:
+            collection.dropped[near] += 1
+    _write_cache(path, collection)
+    return collection
 
 
 def build_collections(held_out: list[str], limit: int | None = None) -> list[Collection]:
@@ -94,8 +121,9 @@ def build_collections(held_out: list[str], limit: int | None = None) -> list[Col
     A tune that repeats one already kept (several files of O'Neill's overlap) is dropped."""
     seen: set[str] = set()
     out = []
+    guard: list[HeldOutGuard] = []  # built once, and only when a collection is not cached
     for folder in COLLECTIONS:
-        collection = _cached_collection(folder, held_out, limit)
+        collection = _cached_collection(folder, held_out, limit, guard)
         kept = []
         for tune in collection.tunes:
             music = music_of(tune)
@@ -109,29 +137,45 @@ def build_collections(held_out: list[str], limit: int | None = None) -> list[Col
     return out
 
 
-def _cached_collection(folder: str, held_out: list[str], limit: int | None) -> Collection:
+def _cached_collection(folder: str, held_out: list[str], limit: int | None, guard: list) -> Collection:
     files = collection_files(folder)
-    digest = hashlib.sha256(f"{BUILD_VERSION} {limit}".encode())
-    for f in files:
-        digest.update(f.name.encode() + f.read_bytes())
-    digest.update("\n\n".join(held_out).encode())
-    path = cache_dir() / f"{folder}-{digest.hexdigest()[:16]}.json"
-    if path.exists():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return Collection(folder, data["tunes"], data["read"], Counter(data["dropped"]))
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt
-    collection = build_collection(folder, files, held_out, limit)
+    digest = _digest(BUILD_VERSION, limit, *(f.name + f.read_text(encoding="utf-8") for f in files),
+                     "--held-out--", *held_out)
+    path = cache_dir() / f"{folder}-{digest}.json"
+    cached = _read_cache(path, folder)
+    if cached is not None:
+        return cached
+    if not guard:
+        guard.append(HeldOutGuard(held_out))
+    collection = build_collection(folder, files, guard[0], limit)
+    _write_cache(path, collection)
+    return collection
+
+
+def _digest(*parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(str(part).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _read_cache(path: Path, name: str) -> Collection | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Collection(name, data["tunes"], data["read"], Counter(data["dropped"]))
+    except (OSError, ValueError, KeyError):
+        return None  # absent or damaged: built again
+
+
+def _write_cache(path: Path, collection: Collection) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"tunes": collection.tunes, "read": collection.read,
                                "dropped": dict(collection.dropped)}), encoding="utf-8")
     tmp.replace(path)  # whole or absent: never a half-written cache
-    return collection
 
 
-def build_collection(name: str, files: list[Path], held_out: list[str], limit: int | None = None) -> Collection:
+def build_collection(name: str, files: list[Path], guard: HeldOutGuard, limit: int | None = None) -> Collection:
     """Normalise the tunes of `files`, drop near-copies of `held_out` tunes, then drop those
     abc2midi rejects or whose bars are of the wrong length."""
     from musictui.normalise import Dropped, normalise
@@ -143,7 +187,6 @@ def build_collection(name: str, files: list[Path], held_out: list[str], limit: i
         raw += split_tunes(read_abc_text(f))
     raw = raw[:limit] if limit is not None else raw
     collection = Collection(name, [], len(raw))
-    guard = HeldOutGuard(held_out)
     candidates = []
     for i, tune in enumerate(raw, 1):
         try:
@@ -203,20 +246,38 @@ def title_key(tune_or_title: str) -> str:
 
 class HeldOutGuard:
     """Recognises a held-out tune in another collection: by its title, or by SHARED_RUN
-    characters of music in common (both in irish.abc's dialect, layout ignored)."""
+    characters of music in common with it in any of the twelve keys (both in irish.abc's
+    dialect, layout ignored). A copy whose accidentals are spelled otherwise (G for ^^F) or
+    whose notes differ every 60 characters gets through: it is a check for copies, not for
+    variants."""
 
     def __init__(self, held_out: list[str]):
         from musictui.normalise import Dropped, normalise
+        from musictui.transpose import TransposeError, transpose
 
         self.titles = {title_key(t) for t in held_out} - {""}
         self.runs: set[str] = set()
+        tunes = []
         for tune in held_out:
             try:
                 tune = normalise(tune).text  # the same rewriting as the collections' tunes
             except Dropped:
                 pass
-            music = music_of(tune)
-            self.runs.update(music[i:i + SHARED_RUN] for i in range(len(music) - SHARED_RUN + 1))
+            tunes.append(tune)
+
+        def in_every_key(tune: str) -> list[str]:
+            moved = [tune]
+            for shift in range(-5, 7):
+                try:
+                    moved.append(transpose(tune, shift)) if shift else None
+                except TransposeError:
+                    pass
+            return moved
+        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+            for versions in pool.map(in_every_key, tunes):
+                for version in versions:
+                    music = music_of(version)
+                    self.runs.update(music[i:i + SHARED_RUN] for i in range(len(music) - SHARED_RUN + 1))
 
     def reason(self, tune: str) -> str | None:
         if title_key(tune) in self.titles:

@@ -18,6 +18,7 @@ from musictui.errors import UserError
 
 CORPUS_PACKAGE = "mitdeeplearning"
 CORPUS_FILE = "mitdeeplearning/data/irish.abc"
+NAMED_CORPORA = ("irish", "folk", "folk-keys")  # musictui.corpora.NAMES (it imports this module)
 TUNE_SEPARATOR = "\n\n"  # between tunes in the training text, so the model learns where one ends
 
 _TUNE_START = re.compile(r"^X:")
@@ -186,8 +187,8 @@ def held_out_split(tunes: list[str], fraction: float = 0.1, seed: int = 0) -> tu
 
 def load_corpus(path: Path | str | None = None, val_fraction: float = 0.1, split_seed: int = 0) -> Corpus:
     """Read, split into tunes, hold out `val_fraction` of them. `path=None` means irish.abc; a
-    name of `musictui.corpora.NAMES` (`irish`, `folk`) means that corpus (write `./folk` for a path)."""
-    if path is not None and str(path) in ("irish", "folk"):  # musictui.corpora.NAMES, not imported here
+    name of NAMED_CORPORA (`irish`, `folk`, `folk-keys`) means that corpus (write `./folk` for a path)."""
+    if path is not None and str(path) in NAMED_CORPORA:
         from musictui.corpora import load_named  # it imports this module
 
         return load_named(str(path), val_fraction, split_seed)
