@@ -101,3 +101,40 @@ def test_unknown_name_and_missing_music21_are_one_clear_line(monkeypatch):
     monkeypatch.setattr(corpora, "COLLECTIONS_PACKAGE", "no-such-package-music21")
     with pytest.raises(UserError, match="music21"):
         collection_files("oneills1850")
+
+
+# -- warm start: a new run from another run's weights ------------------------------------------
+
+def test_warm_start_keeps_every_known_characters_rows_and_grows_the_vocabulary(tiny_checkpoint):
+    import torch
+
+    from musictui.checkpoint import load_checkpoint
+    from musictui.data import Vocabulary
+    from musictui.model import CharLSTM
+    from musictui.warm_start import warm_start
+
+    old = load_checkpoint(tiny_checkpoint)
+    vocab = Vocabulary(old.vocab.chars + ["&", "~"])
+    model = CharLSTM.from_config(len(vocab), old.config)
+    fresh_amp = model.embedding.weight[vocab.char2idx["&"]].clone()
+    assert warm_start(model, old, vocab) == len(old.vocab)
+    for c in ("A", "|", "\n"):
+        assert torch.equal(model.embedding.weight[vocab.char2idx[c]], old.model_state["embedding.weight"][old.vocab.char2idx[c]])
+        assert torch.equal(model.fc.bias[vocab.char2idx[c]], old.model_state["fc.bias"][old.vocab.char2idx[c]])
+    assert torch.equal(model.lstm.weight_hh_l0, old.model_state["lstm.weight_hh_l0"])
+    assert torch.equal(model.embedding.weight[vocab.char2idx["&"]], fresh_amp)  # a new character starts fresh
+
+
+def test_train_init_from_starts_where_the_checkpoint_left_off(tiny_checkpoint, corpus, tmp_path, capsys):
+    grown = tmp_path / "grown.abc"  # irish.abc's tunes and one with a character it lacks
+    grown.write_text("\n\n".join(corpus.tunes + ["X:1\nT:Rock & Roll\nM:C\nL:1/8\nK:D Major\nABcd efga|"]), encoding="utf-8")
+    first_loss = {}
+    for name, extra in (("fresh", []), ("warm", ["--init-from", str(tiny_checkpoint)])):
+        folder = tmp_path / name
+        assert main(["train", "--preset", "tiny", "--steps", "2", "--corpus", str(grown),
+                     "--checkpoint-dir", str(folder), *extra]) == 0
+        first_loss[name] = json.loads((folder / "metrics.jsonl").read_text().split("\n")[0])["loss"]
+    assert first_loss["warm"] < first_loss["fresh"] - 1.0  # ln(84) = 4.4 from random weights
+    assert main(["train", "--preset", "small", "--steps", "1", "--init-from", str(tiny_checkpoint),
+                 "--checkpoint-dir", str(tmp_path / "wrong-size")]) == 1
+    assert "--embedding-dim 16 --hidden-size 48" in capsys.readouterr().err

@@ -50,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR, metavar="DIR",
                         help="where checkpoints go (default: ./checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in DIR")
+    parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                        help="start a new run from this checkpoint's weights (its sizes; the vocabulary may grow)")
     parser.add_argument("--seed", type=int, help="seed for weights, batch order and dropout (default 0)")
     add_device_argument(parser)
     parser.add_argument("--comet", action="store_true",
@@ -88,7 +90,16 @@ def build_trainer(args: argparse.Namespace, device=None, ranks=None):
         raise UserError(f"{args.checkpoint_dir} already holds a run ({existing[-1].name}): continue it with "
                         "--resume, or start a new one in another --checkpoint-dir")
     config = PRESETS[args.preset].override(**overrides)
-    return Trainer(corpus, config, args.checkpoint_dir, device=device, ranks=ranks)
+    if getattr(args, "init_from", None) is None:
+        return Trainer(corpus, config, args.checkpoint_dir, device=device, ranks=ranks)
+    from musictui.checkpoint import load_checkpoint
+    from musictui.warm_start import check_sizes, warm_start
+
+    init = load_checkpoint(args.init_from)
+    check_sizes(init, config.embedding_dim, config.hidden_size)  # before building a model of the wrong size
+    trainer = Trainer(corpus, config, args.checkpoint_dir, device=device, ranks=ranks)
+    warm_start(trainer.model, init, corpus.vocab)
+    return trainer
 
 
 def _resume_checkpoint(checkpoint_dir: Path, ranks):
