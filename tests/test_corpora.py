@@ -93,6 +93,15 @@ def test_corpus_command_lists_both_with_counts(cache, capsys):
     assert figures["folk"]["held_out_tunes"] == 81
     assert figures["folk"]["train_tunes"] > 723 and figures["folk"]["train_characters"] > 176_805
     assert {c["read"] for c in figures["folk"]["collections"].values()} == {5}
+    keys = figures["folk-keys"]
+    assert keys["train_tunes"] == figures["folk"]["train_tunes"] + keys["transposed"]["kept"]
+    assert keys["transposed"]["made"] >= figures["folk"]["train_tunes"]  # most tunes in two more keys
+
+
+def test_the_names_data_py_knows_are_the_corpora():
+    from musictui.data import NAMED_CORPORA
+
+    assert tuple(corpora.NAMES) == NAMED_CORPORA
 
 
 def test_unknown_name_and_missing_music21_are_one_clear_line(monkeypatch):

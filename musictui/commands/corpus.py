@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musictui.corpora import COLLECTIONS, NAMES, build_collections, load_named
+    from musictui.corpora import COLLECTIONS, NAMES, build_collections, load_named, transposed
 
     figures = {}
     for name, about in NAMES.items():
@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
         c.name: {"about": COLLECTIONS[c.name], "read": c.read, "kept": len(c.tunes), "dropped": dict(c.dropped)}
         for c in build_collections(irish.val_tunes, args.limit)
     }
+    folk = load_named("folk", limit=args.limit)
+    moved = transposed(folk.train_tunes, folk.val_tunes)  # cached by load_named("folk-keys") above
+    figures["folk-keys"]["transposed"] = {"made": moved.read, "kept": len(moved.tunes), "dropped": dict(moved.dropped)}
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
@@ -44,5 +47,9 @@ def run(args: argparse.Namespace) -> int:
         for cname, c in f.get("collections", {}).items():
             dropped = "; ".join(f"{n} {why}" for why, n in sorted(c["dropped"].items(), key=lambda kv: -kv[1]))
             print(f"  {c['about']}: {c['read']:,} read, {c['kept']:,} kept" + (f"; dropped: {dropped}" if dropped else ""))
+        if "transposed" in f:
+            t = f["transposed"]
+            print(f"  transposed copies: {t['made']:,} made, {t['kept']:,} kept"
+                  + "".join(f"; {n} dropped: {why}" for why, n in t["dropped"].items()))
     print("Train on one with `musictui train --corpus NAME`; any .abc file or folder works too.")
     return 0
