@@ -23,6 +23,7 @@ COMMANDS = {
     "bench": "measure training and generation speed against the lab's loop",
     "export": "write a weights-only copy of a checkpoint, to share or to ship",
     "tunes": "the tune book: list, show, export, play or star the tunes kept so far",
+    "corpus": "list the named corpora (irish, folk) with their tune and character counts",
 }
 
 

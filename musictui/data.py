@@ -20,6 +20,7 @@ from musictui.notation.tunes import split_tunes  # noqa: F401 (one definition of
 CORPUS_PACKAGE = "mitdeeplearning"
 CORPUS_FILE = "mitdeeplearning/data/irish.abc"
 CORPUS_PIN = "mitdeeplearning==0.7.5"  # the version scripts/setup.sh installs; its irish.abc has 804 tunes
+NAMED_CORPORA = ("irish", "folk", "folk-keys")  # musictui.corpora.NAMES (it imports this module)
 TUNE_SEPARATOR = "\n\n"  # between tunes in the training text, so the model learns where one ends
 
 
@@ -163,7 +164,12 @@ def held_out_split(tunes: list[str], fraction: float = 0.1, seed: int = 0) -> tu
 
 
 def load_corpus(path: Path | str | None = None, val_fraction: float = 0.1, split_seed: int = 0) -> Corpus:
-    """Read, split into tunes, hold out `val_fraction` of them. `path=None` means irish.abc."""
+    """Read, split into tunes, hold out `val_fraction` of them. `path=None` means irish.abc; a
+    name of NAMED_CORPORA (`irish`, `folk`, `folk-keys`) means that corpus (write `./folk` for a path)."""
+    if path is not None and str(path) in NAMED_CORPORA:
+        from musictui.corpora import load_named  # it imports this module
+
+        return load_named(str(path), val_fraction, split_seed)
     source = Path(path) if path is not None else default_corpus_path()
     tunes = split_tunes(read_abc_text(source))
     if not tunes:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from musictui.audio import RenderError, check_abc
-from musictui.data import TUNE_SEPARATOR, Corpus, Vocabulary, default_corpus_path, load_corpus
+from musictui.data import NAMED_CORPORA, TUNE_SEPARATOR, Corpus, Vocabulary, default_corpus_path, load_corpus
 from musictui.errors import UserError
 from musictui.model import CharLSTM
 from musictui.notation.form import form_of
@@ -238,7 +238,7 @@ def checkpoint_corpus(extra: dict, override: Path | str | None = None) -> Corpus
     if override is not None:
         return load_corpus(override)
     recorded = extra.get("corpus")
-    if recorded is None or Path(recorded).exists():
+    if recorded is None or recorded in NAMED_CORPORA or Path(recorded).exists():
         return load_corpus(recorded)
     if Path(recorded).as_posix().endswith("mitdeeplearning/data/irish.abc"):
         return load_corpus(default_corpus_path())  # the same file, installed somewhere else

@@ -63,5 +63,6 @@ export PIP_CONSTRAINT="$PWD/constraints.txt" PIP_DISABLE_PIP_VERSION_CHECK=1
 "$VENV/bin/pip" install --quiet -e '.[test,comet]'
 # --no-deps: we only need its data/irish.abc, not TensorFlow, transformers, openai, gym...
 "$VENV/bin/pip" install --quiet --no-deps "$MITDEEPLEARNING"
+"$VENV/bin/pip" install --quiet --no-deps music21  # --no-deps: only its folk tunes (--corpus folk), never imported
 echo "$fingerprint" > "$VENV/.setup-done"
 echo "musictui setup: done ($VENV)"

@@ -14,7 +14,8 @@ from musictui.runs import DEFAULT_CHECKPOINT_DIR, SHIPPED_DIR  # noqa: F401 (whe
 
 def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--corpus", type=Path, metavar="PATH",
-                        help="an .abc file or a folder of them (default: irish.abc from mitdeeplearning)")
+                        help="an .abc file or a folder of them, or a named corpus: irish, folk, folk-keys "
+                             "(musictui corpus lists them; default: irish, irish.abc from mitdeeplearning)")
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:

@@ -56,6 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR, metavar="DIR",
                         help="where checkpoints go (default: ./checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in DIR")
+    parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                        help="start a new run from this checkpoint's weights (its sizes; the vocabulary may grow)")
     parser.add_argument("--seed", type=seed, help="seed for weights, batch order and dropout (default 0)")
     add_device_argument(parser)
     parser.add_argument("--comet", action="store_true",
@@ -74,10 +76,22 @@ def build_trainer(args: argparse.Namespace, device=None, ranks=None):
     device = device if device is not None else resolve_device(args.device)
     overrides = {field: getattr(args, field, None) for field, _ in OVERRIDES.values()}
     overrides.update(steps=args.steps, seed=args.seed)
+    init = None
+    if getattr(args, "init_from", None) is not None and not args.resume:  # --resume continues its own weights
+        from musictui.checkpoint import load_checkpoint
+        from musictui.warm_start import check_sizes
+
+        init = load_checkpoint(args.init_from)
+        config = PRESETS[args.preset].override(**overrides)
+        check_sizes(init, config.embedding_dim, config.hidden_size)  # before building a model of the wrong size
     trainer = train.build_trainer(args.checkpoint_dir, args.corpus, args.preset, overrides,
                                   resume=args.resume, device=device, ranks=ranks)
     if trainer.ignored and ranks.is_main:
         print(f"musictui: resuming keeps the run's own settings; ignoring {', '.join(trainer.ignored)}")
+    if init is not None:
+        from musictui.warm_start import warm_start
+
+        warm_start(trainer.model, init, trainer.corpus.vocab)
     return trainer
 
 
