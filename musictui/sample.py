@@ -9,6 +9,7 @@ matrix-vector product with the recurrent weights and one with the output layer.
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import torch
 
 from musictui.data import Vocabulary
 from musictui.errors import UserError
+from musictui.limits import SEED_MAX, TEMPERATURE_MAX, TEMPERATURE_MIN
 from musictui.model import CharLSTM
 from musictui.notation.fields import check_header_fields, check_prompt
 from musictui.notation.form import TUNE_TYPES, FormPlan
@@ -44,10 +46,14 @@ class SampleSettings:
                                     # None: free form, the meter alone
 
     def check(self) -> None:
-        if not self.temperature > 0:
-            raise UserError(f"temperature must be greater than 0 (got {self.temperature})")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise UserError(f"top-p must be in (0, 1] (got {self.top_p})")
+        """The command line's ranges (musictui.limits), for the app and every other caller too."""
+        if not (math.isfinite(self.temperature) and TEMPERATURE_MIN <= self.temperature <= TEMPERATURE_MAX):
+            raise UserError(f"temperature must be between {TEMPERATURE_MIN} and {TEMPERATURE_MAX:g} "
+                            f"(got {self.temperature})")
+        if self.top_p is not None and not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
+            raise UserError(f"top-p must be above 0 and at most 1 (got {self.top_p})")
+        if self.seed is not None and not 0 <= self.seed <= SEED_MAX:
+            raise UserError(f"the seed must be a whole number from 0 to 2**63-1 (got {self.seed})")
         if self.top_k is not None and self.top_k < 1:
             raise UserError(f"top-k must be at least 1 (got {self.top_k})")
         if self.max_length < 1:

@@ -187,7 +187,6 @@ def test_cli_json_table_and_out_dir(tiny_checkpoint, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--temperature", "0"], "temperature must be greater than 0"),
     (["--checkpoint", "/nonexistent/ckpt.safetensors"], "checkpoint not found"),
     (["--corpus", "/nonexistent/tunes.abc"], "corpus not found"),
 ])
@@ -197,6 +196,14 @@ def test_bad_input_is_one_line(tiny_checkpoint, capsys, argv, message):
     assert main(["evaluate", "--tunes", "2", *argv]) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_temperature_out_of_range_is_a_usage_error(tiny_checkpoint, capsys):
+    with pytest.raises(SystemExit) as stop:  # argparse's own status for a bad option: 2
+        main(["evaluate", "--checkpoint", str(tiny_checkpoint), "--temperature", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "--temperature: must be between 0.01 and 10, not 0" in err and err.count("\n") == 1
 
 
 def test_not_a_checkpoint_and_no_tunes(tmp_path, tiny_checkpoint, capsys):

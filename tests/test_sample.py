@@ -192,10 +192,12 @@ def test_good_header_fields_pass():
 
 
 @pytest.mark.parametrize("settings, message", [
-    (SampleSettings(temperature=0), "temperature must be greater than 0"),
-    (SampleSettings(temperature=-1), "temperature must be greater than 0"),
-    (SampleSettings(top_p=0), r"top-p must be in \(0, 1\]"),
-    (SampleSettings(top_p=1.5), r"top-p must be in \(0, 1\]"),
+    (SampleSettings(temperature=0), "temperature must be between 0.01 and 10"),
+    (SampleSettings(temperature=-1), "temperature must be between 0.01 and 10"),
+    (SampleSettings(temperature=float("inf")), "temperature must be between 0.01 and 10"),
+    (SampleSettings(top_p=0), "top-p must be above 0 and at most 1"),
+    (SampleSettings(top_p=1.5), "top-p must be above 0 and at most 1"),
+    (SampleSettings(seed=-1), "seed must be a whole number from 0"),
 ])
 def test_bad_settings(sampler, settings, message):
     with pytest.raises(UserError, match=message):
@@ -253,8 +255,8 @@ def test_generate_command_output_arrives_while_sampling(tiny_checkpoint):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--temperature", "0"], "temperature must be greater than 0"),
-    (["--top-p", "1.5"], "top-p must be in (0, 1]"),
+    (["--temperature", "0"], "--temperature: must be between 0.01 and 10, not 0"),
+    (["--top-p", "1.5"], "--top-p: must be above 0 and at most 1, not 1.5"),
     (["--prompt", "X€"], "not in the model's vocabulary"),
     (["--checkpoint", "/nonexistent/x.safetensors"], "checkpoint not found"),
     (["--unit", "0"], "unit length '0' is not one abc2midi reads"),
