@@ -25,6 +25,7 @@ from safetensors.torch import save as safetensors_bytes
 from musictui.data import Vocabulary
 from musictui.errors import UserError
 from musictui.model import CharLSTM, Config
+from musictui.runs import list_checkpoints, newest_checkpoint  # noqa: F401 (one policy, in runs; callers import them here too)
 
 FORMAT = "musictui-checkpoint-1"
 
@@ -169,9 +170,7 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
     if not path.exists():
         raise UserError(f"checkpoint not found: {path}")
     if path.is_dir():
-        from musictui.runs import newest_checkpoint as newest  # the one "which checkpoint" policy
-
-        path = newest(path)
+        path = newest_checkpoint(path)  # the one "which checkpoint" policy (musictui.runs)
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
@@ -260,22 +259,6 @@ def _check_shapes(ckpt: Checkpoint) -> None:
                 f"{ckpt.path}: {name} has shape {tuple(got.shape)}, but its vocabulary ({len(ckpt.vocab)} "
                 f"characters) and settings need {tuple(tensor.shape)}"
             )
-
-
-def list_checkpoints(folder: Path | str) -> list[Path]:
-    """The checkpoint files directly in `folder`, oldest first (by modification time, then name)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    files = [p for p in folder.glob(f"*{SUFFIX}") if p.is_file() and not p.name.startswith(".")]
-    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
-
-
-def newest_checkpoint(folder: Path | str) -> Path:
-    found = list_checkpoints(folder)
-    if not found:
-        raise UserError(f"no checkpoint in {folder}: train one with `musictui train`, or pass --checkpoint PATH")
-    return found[-1]
 
 
 def checkpoint_name(step: int) -> str:
