@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 POST_EVERY_S = 0.1  # step events are batched this long, as the in-process worker does
+NICE = 5  # the child yields the CPU to the UI when both want it: a key press waits for no step
 
 
 # -- the child -------------------------------------------------------------------------------
@@ -181,6 +182,7 @@ class _Child:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     child = _Child(json.loads(argv[0]))
+    os.nice(NICE)  # alone on a core it trains as fast; on a busy machine the screen comes first
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, child.on_signal)
     return child.run()
