@@ -86,18 +86,18 @@ def null_sound(monkeypatch, tmp_path):
 
 @run_async
 async def test_first_frame_says_loading_then_the_run_is_ready(tmp_path, monkeypatch):
-    from musictui.app import training
+    from musictui.app import train_process
 
-    # The load is held until the test has seen the loading frame: with torch already imported,
-    # a tiny run loads in a blink, and the check would race it.
+    # The training process is held until the test has seen the loading frame: a tiny run loads in
+    # a blink, and the check would race it.
     release = threading.Event()
-    build_trainer = training.build_trainer
 
-    def held_build_trainer(*args, **kwargs):
-        assert release.wait(60), "the test never released the load"
-        return build_trainer(*args, **kwargs)
+    class HeldTrainProcess(train_process.TrainProcess):
+        def __init__(self, *args, **kwargs):
+            assert release.wait(60), "the test never released the load"
+            super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(training, "build_trainer", held_build_trainer)
+    monkeypatch.setattr(train_process, "TrainProcess", HeldTrainProcess)
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
         try:
@@ -246,14 +246,14 @@ async def test_the_same_seed_gives_the_same_tune_and_the_list_shows_each(run_dir
 async def test_generating_from_the_live_training_weights_leaves_training_alone(tmp_path, null_sound, monkeypatch):
     from musictui.sample import Sampler
 
-    sampled_models = []  # every model a Sampler is made for
-    sampler_init = Sampler.__init__
+    sampled_files = []  # every file a Sampler is loaded from
+    from_checkpoint = Sampler.from_checkpoint.__func__
 
-    def spy(self, model, vocab):
-        sampled_models.append(model)
-        sampler_init(self, model, vocab)
+    def spy(cls, path, *args, **kwargs):
+        sampled_files.append(Path(path))
+        return from_checkpoint(cls, path, *args, **kwargs)
 
-    monkeypatch.setattr(Sampler, "__init__", spy)
+    monkeypatch.setattr(Sampler, "from_checkpoint", classmethod(spy))
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny", overrides=dict(steps=100_000), autostart=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.train_screen.state == "training")
@@ -264,10 +264,11 @@ async def test_generating_from_the_live_training_weights_leaves_training_alone(t
         await pilot.press("n")
         await wait_for(pilot, lambda: screen.tunes, what="a tune from the live weights")
         assert screen.tunes[0].source.startswith("training weights at step")
-        # Sampled from a copy: no model a Sampler was made for is, or shares memory with, the trained one.
-        trained = {p.data_ptr() for p in trainer.model.parameters()}
-        assert sampled_models and all(m is not trainer.model for m in sampled_models)
-        assert not any(p.data_ptr() in trained for m in sampled_models for p in m.parameters())
+        # Sampled from a snapshot the training process wrote, outside the run's folder: the model
+        # being trained lives in the other process, and the run's checkpoints are untouched.
+        assert len(sampled_files) == 1 and sampled_files[0].name.startswith("live-")
+        assert sampled_files[0].parent.name.startswith("musictui-live-")
+        assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").glob("live-*"))
         await wait_for(pilot, lambda: trainer.step > step, what="training to go on")
         await pilot.press("space")
         await wait_for(pilot, lambda: app.train_screen.state == "paused")

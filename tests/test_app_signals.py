@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -52,5 +53,48 @@ def test_a_signal_while_training_saves_the_step_and_restores_the_terminal(tmp_pa
         # The terminal is given back: off the alternate screen, the exit line readable.
         assert tmux("display-message", "-p", "-t", name, "#{alternate_on}").strip() == "0"
         assert f"musictui: {signum.name}: saved" in screen(name)
+    finally:
+        tmux("kill-session", "-t", name)
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its parent's wait counts: it trains no more)."""
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+def test_killing_the_app_leaves_no_training_process_behind_and_loses_nothing(tmp_path):
+    """SIGKILL: the app can do nothing, but its end closes the training process's pipe, and the
+    training process saves what it trained and exits (issue 14: never orphaned)."""
+    from musictui.checkpoint import list_checkpoints, load_checkpoint
+
+    name = f"musictui-kill-{os.getpid()}"
+    app = ("import sys; from musictui.app.app import make_app; "
+           "app = make_app(checkpoint_dir='ckpt', preset='tiny', overrides=dict(steps=10**6, checkpoint_every=10**6)); "
+           "app.run(); sys.exit(app.return_code or 0)")
+    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -c {shlex.quote(app)}; sleep 60"
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
+                   check=True, env={**os.environ, "TERM": "xterm-256color",
+                                                  "XDG_DATA_HOME": str(tmp_path / "xdg-data")}, timeout=10)
+    try:
+        shell = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
+        wait_for_screen(name, "press space to start training")
+        pid = int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0])
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 1, children  # the training process
+        child = int(children[0])
+        assert "musictui.app.train_process" in Path(f"/proc/{child}/cmdline").read_text()
+        tmux("send-keys", "-t", name, "space")
+        wait_for_screen(name, "Training:")
+        time.sleep(1.0)  # some steps
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not _gone(child):
+            assert time.monotonic() < deadline, "the training process outlived the app"
+            time.sleep(0.1)
+        saved = list_checkpoints(tmp_path / "ckpt")
+        assert len(saved) == 1 and load_checkpoint(saved[0]).step > 0  # saved as the pipe closed
     finally:
         tmux("kill-session", "-t", name)

@@ -97,6 +97,9 @@ class MusicApp(App):
         self.install_screen(self.book_screen, "book")
         self.push_screen("train")
 
+    def on_unmount(self) -> None:
+        self.train_screen.close_child()  # the child leaves when its pipe closes: never orphaned
+
     # -- actions -----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -212,7 +215,7 @@ class MusicApp(App):
     # -- what the screens share --------------------------------------------------------------
 
     def on_train_screen_ready(self, message: TrainScreen.Ready) -> None:
-        self.generate_screen.trainer = message.trainer  # for sampling from the live weights
+        self.generate_screen.trainer = self.train_screen  # for sampling from the live weights (its snapshot)
 
     def play(self, wav_path: Path):
         """Play a WAV, stopping what played before; returns the Playback. Called from workers: the

@@ -50,8 +50,10 @@ class SamplerCache:
         if source == LIVE:
             if trainer is None:
                 raise UserError("no training run is loaded yet: open the train screen (t) and wait for it")
-            model = trainer.snapshot_model()  # a copy, in eval mode: training goes on untouched
-            return Sampler(model, trainer.corpus.vocab), f"training weights at step {trainer.step}"
+            # `trainer` is the train screen: its child writes the weights as they are to a file of
+            # its own, between two steps; training goes on untouched.
+            path, step = trainer.snapshot()
+            return Sampler.from_checkpoint(path), f"training weights at step {step}"
         path = self._resolve(source)
         key = (path, path.stat().st_mtime_ns)
         if key != self._key:

@@ -4,10 +4,12 @@ The child is `python -m musictui.app.train_process SETTINGS_JSON`. It builds the
 app's one function for that (`musictui.app.training.build_trainer`), then speaks JSON lines: it
 reads commands on stdin and writes events on stdout. JSON, not multiprocessing: nothing is pickled.
 
-Commands (one JSON object a line): {"do": "start"} (or "resume"), {"do": "pause"}, {"do": "save"},
-{"do": "stop"} (save what is unsaved, then exit).
+Commands (one JSON object a line): {"do": "start"} (or "resume"), {"do": "pause"}, {"do": "save"}
+(with "folder": save there instead, leaving the run's own folder alone), {"do": "snapshot"} (the
+weights as they are now, for the generate screen), {"do": "stop"} (save what is unsaved, then exit).
 Events: ready (step, steps, losses so far, note), steps (a batch of step metrics, at most every
-0.1 s), sample (the evaluation sample, made here in the child), saved (path, step), paused,
+0.1 s), sample (the evaluation sample, made here in the child), saved (path, step), save_failed
+(message: the run goes on, unsaved), snapshot (path, step), paused,
 done (the last step reached), error (a UserError's line), bye (about to exit).
 
 Nothing is lost whichever way the parent goes: when stdin closes (the app quit or was killed)
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 
 POST_EVERY_S = 0.1  # step events are batched this long, as the in-process worker does
+NICE = 5  # the child yields the CPU to the UI when both want it: a key press waits for no step
 
 
 # -- the child -------------------------------------------------------------------------------
@@ -39,10 +42,15 @@ class _Child:
         self.leaving = False
         self.saved_step: int | None = None
         self.trainer = None
+        self.snapshots = None  # a TemporaryDirectory, made at the first snapshot
+        self.snapshot_count = 0
 
     def emit(self, event: str, **fields) -> None:
-        sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):  # the parent is gone: training stops when stdin ends
+            pass
 
     def read_commands(self) -> None:
         """A thread: stdin's lines become commands; its end (the parent gone) means stop."""
@@ -50,30 +58,70 @@ class _Child:
             line = line.strip()
             if line:
                 try:
-                    self.commands.put(json.loads(line).get("do", ""))
+                    command = json.loads(line)
+                    command.get("do")
+                    self.commands.put(command)
                 except (json.JSONDecodeError, AttributeError):
                     self.emit("error", message=f"not a command: {line[:80]!r}")
-        self.commands.put("stop")
+        self.commands.put({"do": "stop"})
 
     def on_signal(self, signum, frame) -> None:  # noqa: ARG002 - signal's signature
-        self.commands.put("stop")
+        self.commands.put({"do": "stop"})
         self.stop.set()  # Trainer.run ends after the current step
 
-    def save(self) -> None:
-        path = self.trainer.save()
+    def save(self, folder: str | None = None) -> None:
+        """Save (in `folder` if given); a failure (a full disk) is an event, and the run goes on
+        unsaved so the parent can offer another folder."""
+        from musictui.app.training import save_run_to
+        from musictui.errors import UserError
+
+        try:
+            path = save_run_to(self.trainer, Path(folder)) if folder else self.trainer.save()
+        except (OSError, UserError) as error:
+            self.emit("save_failed", message=str(error), step=self.trainer.step)
+            return
         self.saved_step = self.trainer.step
         self.emit("saved", path=str(path), step=self.trainer.step)
 
-    def handle(self, command: str) -> bool:
+    def snapshot(self) -> None:
+        """The weights as they are now, in a file of our temporary folder (never the run's)."""
+        import tempfile
+
+        from musictui.checkpoint import save_checkpoint
+
+        if self.snapshots is None:
+            self.snapshots = tempfile.TemporaryDirectory(prefix="musictui-live-")
+        self.snapshot_count += 1  # a new name each time: a sampler may still read the last one
+        path = Path(self.snapshots.name) / f"live-{self.snapshot_count}.safetensors"
+        save_checkpoint(self.trainer.checkpoint(with_training_state=False), path)
+        old = path.with_name(f"live-{self.snapshot_count - 2}.safetensors")
+        old.unlink(missing_ok=True)
+        self.emit("snapshot", path=str(path), step=self.trainer.step)
+
+    def between_steps(self, command: dict) -> None:
+        """A command that came while paused, or while training, between two steps."""
+        do = command.get("do")
+        if do == "save":
+            self.save(command.get("folder"))
+        elif do == "snapshot":
+            self.snapshot()
+        elif do == "pause":
+            self.stop.set()
+        elif do == "stop":
+            self.stop.set()
+            self.leaving = True
+
+    def handle(self, command: dict) -> bool:
         """Run one command while paused; False once the child should leave."""
-        if command in ("start", "resume"):
+        do = command.get("do")
+        if do in ("start", "resume"):
             self.train()
-        elif command == "save":
-            self.save()
-        elif command == "stop":
+        elif do == "stop":
             return False
-        elif command != "pause":
-            self.emit("error", message=f"unknown command {command!r}")
+        elif do in ("save", "snapshot"):
+            self.between_steps(command)
+        elif do != "pause":
+            self.emit("error", message=f"unknown command {do!r}")
         return not self.leaving
 
     def train(self) -> None:
@@ -95,14 +143,7 @@ class _Child:
             if m.val_loss is not None:
                 self.emit("sample", step=m.step, text=evaluation_sample(trainer, seed=m.step))
             while not self.commands.empty():  # commands sent while training, between two steps
-                command = self.commands.get()
-                if command == "save":
-                    self.save()
-                elif command == "pause":
-                    self.stop.set()
-                elif command == "stop":
-                    self.stop.set()
-                    self.leaving = True
+                self.between_steps(self.commands.get())
         if batch:
             self.emit("steps", metrics=batch)
         if trainer.step >= trainer.config.steps:
@@ -131,17 +172,17 @@ class _Child:
                 pass
             if t.step and t.step != self.saved_step:
                 self.save()  # stop, stdin closed, SIGTERM or SIGHUP: nothing trained is lost
-        except (UserError, OSError) as error:
-            self.emit("error", message=f"could not save the checkpoint: {error}")
-            return 1
         finally:
+            if self.snapshots is not None:
+                self.snapshots.cleanup()
             self.emit("bye", step=t.step)
-        return 0
+        return 0 if not t.step or t.step == self.saved_step else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     child = _Child(json.loads(argv[0]))
+    os.nice(NICE)  # alone on a core it trains as fast; on a busy machine the screen comes first
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, child.on_signal)
     return child.run()
@@ -157,17 +198,19 @@ class TrainProcess:
     """
 
     def __init__(self, checkpoint_dir: Path, corpus: Path | None = None, preset: str = "small",
-                 device: str = "auto", overrides: dict | None = None) -> None:
+                 device: str = "auto", overrides: dict | None = None, own_session: bool = False) -> None:
+        # own_session: the app's child is out of the terminal's reach (a closed terminal's SIGHUP
+        # goes to the app, which asks for the save; the child then leaves when the pipe closes).
         settings = {"checkpoint_dir": str(checkpoint_dir), "corpus": str(corpus) if corpus else None,
                     "preset": preset, "device": device, "overrides": overrides or {}}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "musictui.app.train_process", json.dumps(settings)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=own_session)
 
-    def send(self, command: str) -> None:
+    def send(self, command: str, **fields) -> None:
         try:
-            self.process.stdin.write(json.dumps({"do": command}) + "\n")
+            self.process.stdin.write(json.dumps({"do": command, **fields}) + "\n")
             self.process.stdin.flush()
         except (BrokenPipeError, ValueError):  # the child has already gone: its last events say why
             pass
@@ -184,6 +227,71 @@ class TrainProcess:
         except BrokenPipeError:
             pass
         return self.process.wait(timeout)
+
+
+class ChildRun:
+    """What the app knows of the child's run, kept by the one thread that reads its events
+    (`follow`), and the calls that wait for an answer (save, snapshot): any thread but that one."""
+
+    ANSWERS = {"save": ("saved", "save_failed"), "snapshot": ("snapshot",)}
+
+    def __init__(self, process: TrainProcess) -> None:
+        self.process = process
+        self.step = self.steps = 0
+        self.best_val_loss: float | None = None
+        self.saved_step: int | None = None
+        self.training = False
+        self.gone = False
+        self._call_lock = threading.Lock()  # one question at a time: its answer is the next of its kind
+        self._answer: queue.Queue = queue.Queue()
+        self._waiting: tuple[str, ...] = ()
+
+    def follow(self, event: dict) -> None:
+        kind = event["event"]
+        if kind == "ready":
+            self.step, self.steps = event["step"], event["steps"]
+            self.best_val_loss = event.get("best_val_loss")
+            self.saved_step = self.step or None
+        elif kind == "steps" and event["metrics"]:
+            for m in event["metrics"]:
+                if m["val_loss"] is not None and (self.best_val_loss is None or m["val_loss"] < self.best_val_loss):
+                    self.best_val_loss = m["val_loss"]
+                if m["checkpoint"]:
+                    self.saved_step = m["step"]
+            self.step = event["metrics"][-1]["step"]
+        elif kind == "saved":
+            self.saved_step = event["step"]
+        elif kind in ("paused", "done", "bye"):
+            self.training = False
+        if kind == "bye":
+            self.gone = True
+        if kind in self._waiting or kind == "bye":
+            self._answer.put(event)
+
+    def send(self, command: str) -> None:
+        if command in ("start", "resume"):
+            self.training = True
+        self.process.send(command)
+
+    @property
+    def unsaved(self) -> bool:
+        return self.step > 0 and self.step != self.saved_step
+
+    def call(self, command: str, timeout: float = 120, **fields) -> dict:
+        """Send `command` and wait for its answer (the event); {"event": "bye"} if the child left."""
+        with self._call_lock:
+            self._answer = queue.Queue()
+            self._waiting = self.ANSWERS[command]
+            if self.gone:
+                return {"event": "bye", "step": self.step}
+            self.process.send(command, **fields)
+            try:
+                return self._answer.get(timeout=timeout)
+            except queue.Empty:
+                return {"event": "save_failed" if command == "save" else "error",
+                        "message": f"the training process did not answer in {timeout:.0f} s"}
+            finally:
+                self._waiting = ()
 
 
 if __name__ == "__main__":

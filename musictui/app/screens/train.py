@@ -1,16 +1,18 @@
-"""The train screen: the model learns in a thread worker; the screen draws what the worker posts.
+"""The train screen: the model learns in a child process; the screen draws what the child says.
 
-The worker (toolong's shape) only loops over `Trainer.run()`, checks for cancellation between
-steps, and posts `Progress` messages, batching the steps of ~0.1 s into one so a fast model cannot
-flood the UI. Everything on screen is drawn here, on the UI thread, from those messages. The
-screen stays installed when the user switches away, so training goes on behind the generate screen.
+The child (`musictui.app.train_process`) trains, makes the evaluation samples and saves; no
+training step ever holds this process's GIL (issue 14). One thread worker only reads the child's
+JSON lines and posts them as messages (steps come batched, ~0.1 s to a line); space, `c`, `q` and
+the generate screen's "training weights, now" are commands sent back. Everything on screen is drawn
+here, on the UI thread, from those messages. The screen stays installed when the user switches
+away, so training goes on behind the generate screen.
 """
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from textual import work
 from textual.app import ComposeResult
@@ -20,7 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar, Static
-from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from musictui.app.size import TOO_SMALL
 from musictui.app.widgets.history import History
@@ -62,9 +64,14 @@ class TrainScreen(Screen):
     state: reactive[str] = reactive("loading")
 
     class Ready(Message):
-        def __init__(self, trainer, note: str) -> None:
+        def __init__(self, run, event: dict) -> None:
             super().__init__()
-            self.trainer, self.note = trainer, note
+            self.run, self.event = run, event  # a ChildRun, and the child's "ready" event
+
+    class Failed(Message):
+        def __init__(self, text: str, loaded: bool) -> None:
+            super().__init__()
+            self.text, self.loaded = text, loaded
 
     class Progress(Message):
         def __init__(self, metrics: list) -> None:
@@ -89,15 +96,10 @@ class TrainScreen(Screen):
     def __init__(self, settings) -> None:
         super().__init__(name="train")
         self.settings = settings  # the app's AppSettings: folder, corpus, preset, device
-        self.trainer = None
-        self._stop = threading.Event()
-        self._save_now = threading.Event()
+        self.trainer = None  # a ChildRun once the child is ready: the run as the child reports it
         self._worker: Worker | None = None
-        self._saved_step: int | None = None  # step of the last checkpoint written (by any thread)
-        # Every save the app asks for holds this: `c` twice, or `c` then `q`, used to run two saves
-        # of one run at once. The training loop's own periodic saves run in the training thread,
-        # which the quit path waits for before it saves.
-        self._save_lock = threading.Lock()
+        self._run = None  # the ChildRun, from the moment the child is started
+        self._saving = False  # `c` twice says so; the child makes one save at a time in any case
         self.train_losses = History(TRAIN_POINTS)  # (step, loss)
         self.val_losses = History(VAL_POINTS)      # (step, loss)
         self._chart_stale = False
@@ -134,130 +136,167 @@ class TrainScreen(Screen):
     def watch_state(self, state: str) -> None:
         self.query_one("#status", Label).update(STATES[state])
 
-    # -- loading -----------------------------------------------------------------------------
+    # -- the child process and the one worker that reads it ----------------------------------
+
+    def _load(self) -> None:
+        self._worker = self._follow()
 
     @work(thread=True, exit_on_error=False, group="load", name="loading the training run")
-    def _load(self) -> None:
-        from musictui.app.training import build_trainer
+    def _follow(self) -> None:
+        """Start the training process and turn each of its events into a message, until it leaves.
+        Nothing else happens in this thread: the training itself runs in the child."""
+        from musictui.app.train_process import ChildRun, TrainProcess
 
         s = self.settings
-        trainer, note = build_trainer(s.checkpoint_dir, s.corpus, s.preset, s.device, s.overrides)
-        self.post_message(self.Ready(trainer, note))
+        run = ChildRun(TrainProcess(s.checkpoint_dir, s.corpus, s.preset, s.device, s.overrides, own_session=True))
+        self._run = run
+        failed = None
+        for event in run.process.events():
+            run.follow(event)
+            kind = event["event"]
+            if kind == "ready":
+                self.post_message(self.Ready(run, event))
+            elif kind == "steps" and event["metrics"]:
+                self.post_message(self.Progress([SimpleNamespace(**m) for m in event["metrics"]]))
+            elif kind == "sample":
+                self.post_message(self.SampleReady(event["step"], event["text"]))
+            elif kind == "saved":
+                self.post_message(self.CheckpointSaved(Path(event["path"])))
+            elif kind in ("paused", "done"):
+                self.post_message(self.Stopped(event["step"], kind == "done"))
+            elif kind == "error":
+                failed = event["message"]
+                self.post_message(self.Failed(failed, loaded=run.steps > 0))
+        run.gone = True
+        run.follow({"event": "bye", "step": run.step})  # wakes a question still waiting for its answer
+        run.process.close(timeout=10)
+
+    def close_child(self) -> None:
+        """The app is leaving: close the child's stdin, so it saves what is unsaved and exits (and
+        the reader thread, at the end of its output, with it)."""
+        run = self._run
+        if run is not None:
+            try:
+                run.process.process.stdin.close()
+            except OSError:
+                pass
 
     def on_train_screen_ready(self, message: Ready) -> None:
-        trainer = self.trainer = message.trainer
-        self._saved_step = trainer.step if trainer.step else None
-        self.train_losses.extend(enumerate(trainer.train_losses, start=1))
-        self.val_losses.extend(trainer.val_losses)
+        run = self.trainer = message.run
+        event = message.event
+        self.train_losses.extend(enumerate(event["train_losses"], start=1))
+        self.val_losses.extend(tuple(v) for v in event["val_losses"])
         self._draw_curves()
-        self.query_one("#progress", ProgressBar).update(total=trainer.config.steps, progress=trainer.step)
-        self.query_one("#progress-text", Label).update(f"step {trainer.step:,} of {trainer.config.steps:,}")
-        if trainer.train_losses:
+        self.query_one("#progress", ProgressBar).update(total=run.steps, progress=run.step)
+        self.query_one("#progress-text", Label).update(f"step {run.step:,} of {run.steps:,}")
+        if event["train_losses"]:
             self.query_one("#figures", Static).update(
-                f"step {trainer.step:,} / {trainer.config.steps:,}\nloss {trainer.train_losses[-1]:.3f}\n"
-                f"val loss {self._val_text()}\nchars/s —\nleft —\nlearning rate {trainer.learning_rate(trainer.step):.1e}")
-        self.notify(message.note, title="Training run", markup=False)
-        self.state = "done" if trainer.step >= trainer.config.steps else ("paused" if trainer.step else "ready")
+                f"step {run.step:,} / {run.steps:,}\nloss {event['train_losses'][-1]:.3f}\n"
+                f"val loss {self._val_text()}\nchars/s —\nleft —\nlearning rate —")
+        self.notify(event["note"], title="Training run", markup=False)
+        self.state = "done" if run.step >= run.steps else ("paused" if run.step else "ready")
         if self.settings.autostart and self.state == "ready":
             self.toggle_training()
+
+    def on_train_screen_failed(self, message: Failed) -> None:
+        if not message.loaded:
+            self.state = "failed"
+        elif self.state in ("training", "pausing"):
+            self.state = "paused"
+        self.notify(message.text, title="Training", severity="error", timeout=15, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             if event.worker.group == "load":
                 self.state = "failed"
-            elif event.worker.group == "train":
-                self.state = "paused"
             self.app.worker_failed(event.worker)
 
-    # -- start, pause, save ------------------------------------------------------------------
+    # -- start, pause, save: commands to the child -------------------------------------------
 
     def toggle_training(self) -> None:
         """Space: start, pause or resume."""
-        if self.trainer is None:
+        run = self.trainer
+        if run is None:
             self.notify("Still loading the training run…" if self.state == "loading"
                         else "There is no training run to start (see the earlier message).", severity="warning")
         elif self.state == "training":
-            self._stop.set()
+            run.send("pause")
             self.state = "pausing"
         elif self.state == "pausing":
             self.notify("Pausing after the current step…")
-        elif self.trainer.step >= self.trainer.config.steps:
-            self.notify(f"The run is complete at step {self.trainer.step}: start a new one in another "
+        elif run.step >= run.steps:
+            self.notify(f"The run is complete at step {run.step}: start a new one in another "
                         "--checkpoint-dir to train further.", severity="warning")
         else:
-            self._stop = threading.Event()  # a fresh event: the old worker may still be finishing
             self.state = "training"
-            self._worker = self._train(self.trainer, self._stop)
-
-    @work(thread=True, exit_on_error=False, group="train", name="training")
-    def _train(self, trainer, stop: threading.Event) -> None:
-        worker = get_current_worker()
-        batch, last_post = [], time.monotonic()
-        for metrics in trainer.run(stop):
-            batch.append(metrics)
-            if metrics.checkpoint:
-                self._saved_step = metrics.step
-            if self._save_now.is_set():
-                self._save_now.clear()
-                path = self._save_locked()  # here, between two steps: the saved state is consistent
-                self.post_message(self.CheckpointSaved(path))
-            now = time.monotonic()
-            if metrics.val_loss is not None or metrics.checkpoint or now - last_post >= POST_EVERY_S:
-                self.post_message(self.Progress(batch))
-                batch, last_post = [], now
-            if worker.is_cancelled:
-                stop.set()  # run() ends before its next step
-        if batch:
-            self.post_message(self.Progress(batch))
-        self.post_message(self.Stopped(trainer.step, trainer.step >= trainer.config.steps))
+            run.send("resume")
 
     def action_save_checkpoint(self) -> None:
         if self.trainer is None:
             self.notify("Nothing to save yet: the training run is still loading.", severity="warning")
-        elif self.state in ("training", "pausing"):
-            self._save_now.set()  # the training thread saves between two steps
-        elif self._save_lock.locked():
+        elif self._saving:
             self.notify("Already saving a checkpoint…")
         else:
-            self._save_idle()
+            self._save_now()
 
     @work(thread=True, exit_on_error=False, group="save", name="saving a checkpoint")
-    def _save_idle(self) -> None:
-        self.post_message(self.CheckpointSaved(self._save_locked()))
+    def _save_now(self) -> None:
+        self._saving = True
+        try:
+            answer = self.trainer.call("save")
+        finally:
+            self._saving = False
+        if answer["event"] == "save_failed":
+            self.app.call_from_thread(self.notify, f"Could not save the checkpoint: {answer['message']}",
+                                      title="Not saved", severity="error", timeout=15, markup=False)
 
-    def _save_locked(self) -> Path:
-        """Save the run in its folder, one save at a time. Any thread."""
-        with self._save_lock:
-            path = self.trainer.save()
-            self._saved_step = self.trainer.step
-            return path
+    def _save(self, folder: Path | None = None) -> Path | None:
+        """Ask the child to save (in `folder`, if given) and wait; OSError if it could not. Any
+        thread but the reader's. None if the child had already gone (it saves as it leaves)."""
+        fields = {"folder": str(folder)} if folder is not None else {}
+        answer = self.trainer.call("save", **fields)
+        if answer["event"] == "save_failed":
+            raise OSError(answer["message"])
+        return Path(answer["path"]) if answer["event"] == "saved" else None
 
     def save_to(self, folder: Path) -> Path:
         """Save the run in another folder (quitting, when its own could not take it). Any thread.
         The run's own folder and its checkpoints are left as they are."""
-        from musictui.app.training import save_run_to
-
-        with self._save_lock:
-            path = save_run_to(self.trainer, folder)
-            self._saved_step = self.trainer.step
-            return path
+        path = self._save(Path(folder))
+        if path is None:
+            raise OSError("the training process has already left")
+        return path
 
     @property
     def unsaved(self) -> bool:
         """True when the run has trained steps that no checkpoint holds yet."""
-        return self.trainer is not None and self.trainer.step > 0 and self.trainer.step != self._saved_step
+        return self.trainer is not None and not self.trainer.gone and self.trainer.unsaved
 
     async def stop_and_save(self) -> Path | None:
-        """Stop training (finishing the current step) and save, if anything is unsaved. For quitting."""
-        if self._worker is not None and self._worker.is_running:
-            self._stop.set()
-            try:
-                await self._worker.wait()
-            except WorkerFailed:
-                pass  # already on screen (worker_failed); what it trained is still to be saved
+        """Pause training (finishing the current step) and save, if anything is unsaved. For quitting."""
+        run = self.trainer
+        if run is None or run.gone:
+            return None
+        if run.training:
+            run.send("pause")
+        deadline = time.monotonic() + 120
+        while run.training and not run.gone and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # the child's "paused" comes after the step it was in
         if not self.unsaved:
             return None
-        return await asyncio.to_thread(self._save_locked)
+        return await asyncio.to_thread(self._save)
+
+    def snapshot(self) -> tuple[Path, int]:
+        """The training weights as they are now, written to a file by the child (the generate
+        screen's "training weights, now"). Any thread but the reader's."""
+        from musictui.errors import UserError
+
+        if self.trainer is None:
+            raise UserError("no training run is loaded yet: open the train screen (t) and wait for it")
+        answer = self.trainer.call("snapshot", timeout=60)
+        if answer["event"] != "snapshot":
+            raise UserError(f"the training process could not write its weights: {answer.get('message', 'it has left')}")
+        return Path(answer["path"]), answer["step"]
 
     # -- drawing what the worker posts -------------------------------------------------------
 
@@ -267,10 +306,6 @@ class TrainScreen(Screen):
         for m in metrics:
             if m.val_loss is not None:
                 self.val_losses.extend([(m.step, m.val_loss)])
-                # One sample at a time: when sampling takes longer than the steps between two
-                # evaluations, cancelling the older one would leave the sample pane empty forever.
-                if not any(w.group == "sample" and w.is_running for w in self.workers):
-                    self._sample(m.step)
             if m.checkpoint:
                 self._show_checkpoint(m.checkpoint)
         self._draw_curves()
@@ -321,7 +356,7 @@ class TrainScreen(Screen):
         last = f"{self.val_losses[-1][1]:.3f}" if self.val_losses else "—"
         return last + (f" (best {best:.3f})" if best is not None else "")
 
-    def _show_checkpoint(self, path: Path) -> None:
+    def _show_checkpoint(self, path) -> None:
         self.query_one("#checkpoint", Label).update(f"last checkpoint: {path}")
 
     def on_train_screen_checkpoint_saved(self, message: CheckpointSaved) -> None:
@@ -330,14 +365,6 @@ class TrainScreen(Screen):
 
     def on_train_screen_stopped(self, message: Stopped) -> None:
         self.state = "done" if message.finished else "paused"
-
-    @work(thread=True, exit_on_error=False, group="sample", name="sampling at evaluation")
-    def _sample(self, step: int) -> None:
-        from musictui.app.training import evaluation_sample
-
-        text = evaluation_sample(self.trainer, seed=step)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.SampleReady(step, text))
 
     def on_train_screen_sample_ready(self, message: SampleReady) -> None:
         sample = self.query_one("#sample", Static)

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from textual_plot import HiResMode, NumericAxisFormatter, PlotWidget
 
 
-MAX_POINTS = 150  # about two braille dots per column of the chart: more is not seen, only paid for
+MAX_POINTS = 100  # about one braille dot per column of the chart: more is barely seen, only paid for
                   # (measured on a busy 2-core machine: ~100 ms a redraw at 100 points, ~300 ms at 1,200)
+MAX_VAL_POINTS = 40  # validation losses are drawn twice (line and dots): fewer still
 
 
 def bucket_means(points: Sequence[tuple[int, float]], most: int) -> list[tuple[int, float]]:
@@ -63,6 +64,7 @@ class LossChart(PlotWidget):
     def draw(self, train: Sequence[tuple[int, float]], val: Sequence[tuple[int, float]]) -> None:
         self.clear()
         train = bucket_means(train, MAX_POINTS)
+        val = bucket_means(val, MAX_VAL_POINTS)
         y = (lambda v: math.log10(v) if v > 0 else float("nan")) if self.log_scale else float
         if train:
             self.plot([s for s, _ in train], [y(v) for _, v in train], line_style="bright_blue",
