@@ -141,7 +141,8 @@ class FormConstraint(MeterConstraint):
         bits &= ~self._bits("[K")
         if self.line_start or self.prev_space:
             bits &= ~self._bits(" \n" if self.line_start else " ")
-        if self._last_bar() and self._fill() >= self._bar_end():
+        if (self._last_bar() and self._fill() >= self._bar_end()) or (
+                self._short_last_next() and self._fill() >= self.tracker.bar):
             bits &= ~self._bits("-")    # a tie over the part's last bar line has nowhere to land
         if self._final_bar():
             bits &= ~self._no_final
@@ -157,7 +158,15 @@ class FormConstraint(MeterConstraint):
             return bits
         if self._soft_ok("||"):
             bits |= self._bits("|")
+        if self._short_last_next():
+            # the next bar may be the part's last, short by the pickup: its first note comes
+            # after a space or line break, once the bar line is counted and _bar_end knows it
+            bits &= ~self._bits(NOTE_START) & ~self._bits("(")
         return bits & ~self._bits("[")
+
+    def _short_last_next(self) -> bool:
+        return (not self.free and self.bars + 2 >= self.plan.bars_per_part
+                and bool(self.pickup or not self.written))
 
     def _allowed(self) -> int | None:
         bits = super()._allowed()
