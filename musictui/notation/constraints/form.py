@@ -159,9 +159,13 @@ class FormConstraint(MeterConstraint):
         if self._soft_ok("||"):
             bits |= self._bits("|")
         if self._short_last_next():
-            # the next bar may be the part's last, short by the pickup: its first note comes
-            # after a space or line break, once the bar line is counted and _bar_end knows it
-            bits &= ~self._bits(NOTE_START) & ~self._bits("(")
+            # the next bar may be the part's last, short by the pickup, and this bar line is not
+            # counted yet: a note starting it must fit the shortest that bar can be (as _between)
+            room = self.tracker.bar - (self.pickup or self._fill())
+            if room < ad.TICKS:
+                bits &= ~self._bits("(")
+            if self.part + 1 >= self.plan.parts and self.tonic and room < 2 * ad.TICKS:
+                bits &= ~self._bits(NOTE_START) | self._tonic_bits()
         return bits & ~self._bits("[")
 
     def _short_last_next(self) -> bool:
