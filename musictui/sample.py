@@ -221,7 +221,10 @@ class Sampler:
         idx2char = self.vocab.chars
         while active.any():
             if constraints is not None:
-                logits = torch.stack([_apply_mask(logits[i : i + 1], constraints[i])[0] for i in range(n)])
+                biases = [c.allowed_bias(logits.device) for c in constraints]
+                if any(b is not None for b in biases):
+                    none = torch.zeros_like(logits[:1])
+                    logits = logits + torch.cat([none if b is None else b for b in biases])
             idx = self.choose(logits, settings, generator)
             for row, value in enumerate(idx.tolist()):
                 if not active[row]:
@@ -280,11 +283,7 @@ def _under_cap(counter: TuneCounter, settings: SampleSettings) -> bool:
 
 
 def _apply_mask(logits: torch.Tensor, constraint) -> torch.Tensor:
-    mask = constraint.allowed_mask()
-    if mask is None:
-        return logits
-    if not bool(mask.any()):
-        # Nothing the meter allows: better an imperfect bar than no tune at all.
-        log.debug("meter constraint allows no character here; sampling unconstrained")
-        return logits
-    return logits.masked_fill(~mask.to(logits.device), float("-inf"))
+    """The logits with what the constraint forbids at -inf: one addition of a bias the
+    constraint caches per mask (no mask, or one that allows nothing: the logits unchanged)."""
+    bias = constraint.allowed_bias(logits.device)
+    return logits if bias is None else logits + bias

@@ -255,6 +255,7 @@ def test_generate_command_output_arrives_while_sampling(tiny_checkpoint):
 
 
 @pytest.mark.parametrize("args, message", [
+    # the command line's own limits (limits.py) answer these before the sampler does
     (["--temperature", "0"], "--temperature: must be between 0.01 and 10, not 0"),
     (["--top-p", "1.5"], "--top-p: must be above 0 and at most 1, not 1.5"),
     (["--prompt", "X€"], "not in the model's vocabulary"),

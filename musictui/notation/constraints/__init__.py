@@ -24,6 +24,10 @@ class AllOf:
 
     def __init__(self, *constraints):
         self.constraints = constraints
+        # masks are cached objects, so per mask (by id, the masks kept alive with it) the
+        # combination and the additive bias are built once, not once per character
+        self._combined: dict[tuple[int, ...], tuple] = {}
+        self._biases: dict[tuple[int, str], tuple] = {}
 
     def reset(self) -> None:
         for c in self.constraints:
@@ -35,12 +39,31 @@ class AllOf:
 
     def allowed_mask(self) -> torch.Tensor | None:
         masks = [m for m in (c.allowed_mask() for c in self.constraints) if m is not None]
-        if not masks:
+        if len(masks) < 2:
+            return masks[0] if masks else None
+        key = tuple(map(id, masks))
+        hit = self._combined.get(key)
+        if hit is None:
+            combined = masks[0]
+            for m in masks[1:]:
+                combined = combined & m
+            hit = self._combined[key] = (masks, combined)
+        return hit[1]
+
+    def allowed_bias(self, device: torch.device | str = "cpu") -> torch.Tensor | None:
+        """The mask as a (1, vocab) tensor to add to the logits: 0 where allowed, -inf elsewhere.
+        None for no opinion, and where nothing is allowed (better an imperfect bar than no tune)."""
+        mask = self.allowed_mask()
+        if mask is None:
             return None
-        combined = masks[0]
-        for m in masks[1:]:
-            combined = combined & m
-        return combined
+        key = (id(mask), str(device))
+        hit = self._biases.get(key)
+        if hit is None:
+            bias = None
+            if bool(mask.any()):
+                bias = torch.zeros(1, mask.numel()).masked_fill(~mask, float("-inf")).to(device)
+            hit = self._biases[key] = (mask, bias)
+        return hit[1]
 
 
 def build_constraint(vocab: list[str], prompt: str = "", form: FormPlan | None = None) -> AllOf:

@@ -3,9 +3,11 @@
 A reel or a jig is, almost always, two 8-bar parts, each played twice, ending on the home note.
 `FormConstraint` is the meter constraint (every bar the right length) with a plan on top:
   * a plain `|` may close only the first bars of a part; the plan's last bar of each part must be
-    closed by the repeat `:|` (`||` only where abc2midi would refuse the repeat; `|]` may close
-    the last part), and no part may close before it
-    (a pickup at the tune's start is not a bar, and the short last bar it completes is one);
+    closed by the repeat `:|` (every part is played twice, as a reel's; `||`, or `|]` for the
+    last part, only where abc2midi would refuse the repeat), and no part may close before it
+    (a pickup is not a bar, and the short last bar it completes is one);
+  * a part that began with a pickup ends its last bar short by exactly the pickup, so that the
+    repeat plays whole bars (`_bar_end`); any other part's last bar is whole;
   * no blank line before the last part is closed, and after it only the blank line that ends
     the tune (a `!` line break first, as the corpus writes it);
   * in the last bar of the tune a note that is not the tonic leaves at least a unit note's room
@@ -42,6 +44,7 @@ class FormConstraint(MeterConstraint):
         self.part = 0             # parts closed so far
         self.bars = 0             # bars closed in the current part (a pickup not counted)
         self.written = 0          # bars written in the current part, a pickup too
+        self.pickup = 0           # ticks of the part's pickup: its last bar is that much short
         self.done = False         # the last part is closed: only the tune's end may follow
         self.last_pitch = None    # letter of the last note written (None: a rest or none yet)
         self.prev_space = False
@@ -66,10 +69,12 @@ class FormConstraint(MeterConstraint):
                 # (at the tune's start, or completing the short bar a `:|` carried over)
                 if e.seg > 0 and (self.written or e.seg >= e.bar):
                     self.bars += 1
+                elif e.seg > 0:
+                    self.pickup = e.seg
                 self.written += e.seg > 0
             elif fill > 0:              # a closing bar line: the part is over
                 self.part += 1
-                self.bars = self.written = 0
+                self.bars = self.written = self.pickup = 0
                 self.done = self.part >= self.plan.parts
         super()._on_bar(e)
 
@@ -98,19 +103,26 @@ class FormConstraint(MeterConstraint):
     def _soft_ok(self, kind: str) -> bool:
         if self.free:
             return kind != "||" and super()._soft_ok(kind)
-        if self.done or self.tie is not None or not self._last_bar():
+        if self.done or self.tie is not None or not self._last_bar() or self._fill() != self._bar_end():
+            return False   # a part closes where its last bar is whole (less the pickup: _bar_end)
+        if kind == ("||" if self.part + 1 >= self.plan.parts else "|]"):
             return False
-        last_part = self.part + 1 >= self.plan.parts
-        if kind == ("||" if last_part else "|]"):
-            return False
-        if kind == "||" and (self._fill() != self.tracker.bar or super()._soft_ok(":|")):
-            # `||` only where abc2midi would refuse the repeat (a pickup the full bar does not
-            # complete): a reel's part is played twice. Not before a short bar either: it
-            # would carry into the next part
-            return False
+        if kind != ":|" and super()._soft_ok(":|"):
+            return False   # a reel's part is played twice: `||` or `|]` only where abc2midi refuses `:|`
         if self._final_bar() and self.last_pitch != self.tonic:
             return False
         return super()._soft_ok(kind)
+
+    def _bar_end(self) -> int:
+        # a part that began with a pickup ends its last bar short by the pickup, so that the
+        # repeat `:|` plays whole bars (abc2midi refuses it otherwise, and only `||` could close)
+        bar = self.tracker.bar
+        if not self.pickup or not self._last_bar():
+            return bar
+        end = bar - self.pickup
+        if end <= self.carry or not self.replay.bar_ok(":|", end - self.carry, bar):
+            return bar
+        return end
 
     def _reserve(self) -> int:
         if not self._final_bar():
@@ -129,11 +141,12 @@ class FormConstraint(MeterConstraint):
         bits &= ~self._bits("[K")
         if self.line_start or self.prev_space:
             bits &= ~self._bits(" \n" if self.line_start else " ")
-        if self._last_bar() and self._fill() >= self.tracker.bar:
+        if (self._last_bar() and self._fill() >= self._bar_end()) or (
+                self._short_last_next() and self._fill() >= self.tracker.bar):
             bits &= ~self._bits("-")    # a tie over the part's last bar line has nowhere to land
         if self._final_bar():
             bits &= ~self._no_final
-            if self.tracker.bar - self._fill() < 2 * ad.TICKS:
+            if self._bar_end() - self._fill() < 2 * ad.TICKS:
                 # other notes leave a unit note's room for the tonic (no `d3/4 d/4` endings);
                 # where that is all there is, only the tonic may take it
                 bits &= ~self._bits(NOTE_START) | self._tonic_bits()
@@ -145,12 +158,24 @@ class FormConstraint(MeterConstraint):
             return bits
         if self._soft_ok("||"):
             bits |= self._bits("|")
+        if self._short_last_next():
+            # the next bar may be the part's last, short by the pickup, and this bar line is not
+            # counted yet: a note starting it must fit the shortest that bar can be (as _between)
+            room = self.tracker.bar - (self.pickup or self._fill())
+            if room < ad.TICKS:
+                bits &= ~self._bits("(")
+            if self.part + 1 >= self.plan.parts and self.tonic and room < 2 * ad.TICKS:
+                bits &= ~self._bits(NOTE_START) | self._tonic_bits()
         return bits & ~self._bits("[")
+
+    def _short_last_next(self) -> bool:
+        return (not self.free and self.bars + 2 >= self.plan.bars_per_part
+                and bool(self.pickup or not self.written))
 
     def _allowed(self) -> int | None:
         bits = super()._allowed()
         if (bits and not self.free and self.state == "acc" and self._final_bar()
-                and self.tracker.bar - self._fill() < 2 * ad.TICKS):
+                and self._bar_end() - self._fill() < 2 * ad.TICKS):
             return bits & self._tonic_bits()
         return bits
 

@@ -1,22 +1,18 @@
 """The meter constraint: which next characters keep every bar the right length.
 
-The sampler asks `allowed_mask()` before each character and tells `feed(ch)`
-what it chose. In a tune's body (after K:, with a meter we can count) the
-constraint allows only a small grammar of ABC, the one the corpus is written
-in, whose durations we know abc2midi counts as we do:
-  * notes `^A,` `c'` and rests `z` `x`, with one accidental and at most two
-    octave marks the right way round; lengths from a fixed list (LENGTHS);
-  * broken rhythm `A>B` `A<B` between two notes of the same written length
-    (abc2midi refuses it otherwise), not inside or right after a tuplet;
+The sampler asks `allowed_mask()` before each character and tells `feed(ch)` what it chose.
+In a tune's body (after K:, with a meter we can count) the constraint allows only a small
+grammar of ABC, the one the corpus is written in, whose durations abc2midi counts as we do:
+  * notes `^A,` `c'` and rests `z` `x`, one accidental, at most two octave marks the right
+    way round, lengths from LENGTHS; broken rhythm `A>B` `A<B` between two notes of the same
+    written length (abc2midi refuses it otherwise), not inside or right after a tuplet;
   * triplets `(3` of three notes of one length; ties `A2-A` to the same pitch;
-  * bar lines `|` `|]` `:|`, endings `[1` ... `:|[2` ... `|]`, `!` before a
-    line break, spaces, and `K:` lines between bars.
-No chords, slurs, grace notes, quotes or decorations (the corpus has none).
-Every bar line is checked by notation.replay.Replay, abc2midi's own rule played
-through repeats and endings; notes may never overflow the bar, and every
-length is a multiple of a quarter unit, so an unfinished bar can always be
-finished. Header, field lines and anything we cannot count get None.
-Masks are built once per distinct set of allowed characters.
+  * bar lines `|` `|]` `:|`, endings `[1` ... `:|[2` ... `|]`, `!` before a line break,
+    spaces, and `K:` lines between bars. No chords, slurs, grace notes, quotes or decorations.
+Every bar line is checked by notation.replay.Replay, abc2midi's own rule played through
+repeats and endings; notes may never overflow the bar, and every length is a multiple of a
+quarter unit, so an unfinished bar can always be finished. Header, field lines and anything
+we cannot count get None. Masks are built once per distinct set of allowed characters.
 """
 
 import logging
@@ -105,6 +101,7 @@ class MeterConstraint:
         self.ending_open = False  # `[1` came in a part no `:|` had closed before
         self.ending_carry = 0   # the carry where `[1` began: `[2` starts from it too
         self.line_start = True
+        self.line_note = False  # the note being written starts its line
 
     # ------------------------------------------------------------ feeding
     def feed(self, ch: str) -> None:
@@ -209,7 +206,7 @@ class MeterConstraint:
         last, self.last = self.last, None
         if ch in NOTE_CLASS or ch in "^_=":
             self.state = "note" if ch in NOTE_CLASS else "acc"
-            self.pitch, self.length = ch, ""
+            self.pitch, self.length, self.line_note = ch, "", at_start
         elif ch == "|" or ch == ":":
             self.state = "pipe" if ch == "|" else "colon"
             return
@@ -251,17 +248,17 @@ class MeterConstraint:
             self._masks[bits] = mask
         return mask
 
-    def _allowed(self) -> int | None:
-        t = self.tracker
-        st = self.state
+    def _allowed(self) -> int | None:  # the allowed characters as a bit set; None: no opinion
+        t, st = self.tracker, self.state
         if t.mode != ad.BODY or t.bar is None or t.lost or st == "field":
             return None
         if self._fill() > t.bar and st != "note":
             return None   # already overlong (a fallback or the prompt): nothing to save
         if st == "between":
             return self._between()
-        if st == "note":
-            return self._note()
+        if st == "note":  # a lone letter starting a line, then `:`, is a field (`A:|` = area)
+            lone = self.line_note and len(self.pitch) == 1 and not self.length
+            return self._note() & ~self._bits(":") if lone else self._note()
         if st == "acc":
             return self._bits(self.tie[1] if self.tie else PITCHES)
         if st == "pipe":
@@ -274,7 +271,7 @@ class MeterConstraint:
         return self.carry + self.tracker.seg
 
     def _between(self) -> int:
-        bar, fill = self.tracker.bar, self._fill()
+        bar, fill = self._bar_end(), self._fill()
         if self.ending == 3:
             # `:|` closed ending 1: `[2` comes next (a line break may come first)
             return self._bits("[") | (self._bits("!\n") if not self.line_start else 0)
@@ -374,7 +371,7 @@ class MeterConstraint:
                 return bits | self._after_note_bits()
             return bits | (self._bits(need[len(length)]) if need.startswith(length) else 0)
         t = self.tracker
-        room = self.tracker.bar - (self._fill() - (t.fill - t.start)) - self._reserve()  # from the note's start
+        room = self._bar_end() - (self._fill() - (t.fill - t.start)) - self._reserve()  # from the note's start
         if self.triplet:
             choices, nexts, room = SHORT, NEXT_SHORT, room // 2  # three notes of 2/3 each
         else:
@@ -388,6 +385,9 @@ class MeterConstraint:
 
     def _reserve(self) -> int:  # ticks the note must leave free in its bar (the form's hook)
         return 0
+
+    def _bar_end(self) -> int:  # where notes must stop in this bar (the form's hook: a short last bar)
+        return self.tracker.bar
 
     def _after_note_bits(self) -> int:
         """What may follow if the note ends here (computed as if it had)."""
