@@ -335,7 +335,7 @@ async def test_user_errors_become_notifications(tmp_path):
         await wait_for(pilot, lambda: any("not a readable checkpoint" in m for m in notes(app)))
         app.generate_screen.query_one("#temperature").value = "-1"
         await pilot.press("n")
-        await wait_for(pilot, lambda: any("temperature must be greater than 0" in m for m in notes(app)))
+        await wait_for(pilot, lambda: any("temperature must be between 0.01 and 10" in m for m in notes(app)))
         app.generate_screen.query_one("#temperature").value = "1"
         app.generate_screen.query_one("#top_k").value = "many"
         await pilot.press("n")
@@ -343,7 +343,7 @@ async def test_user_errors_become_notifications(tmp_path):
         app.generate_screen.query_one("#top_k").value = ""
         app.generate_screen.query_one("#top_p").value = "1.5"
         await pilot.press("n")
-        await wait_for(pilot, lambda: any("top-p must be in (0, 1]" in m for m in notes(app)))
+        await wait_for(pilot, lambda: any("top-p must be above 0 and at most 1" in m for m in notes(app)))
         for key in ("r", "w"):
             app.clear_notifications()
             await pilot.press(key)
