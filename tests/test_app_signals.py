@@ -19,12 +19,10 @@ pytestmark = [pytest.mark.slow,
                                  reason="needs tmux")]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_while_training_saves_the_step_and_restores_the_terminal(tmp_path, signum):
-    from musictui.checkpoint import list_checkpoints, load_checkpoint
-
-    name = f"musictui-signal-{os.getpid()}-{signum.name}"
-    # steps huge, checkpoints never on their own: only the signal's save can write one.
+def _start_app(tmp_path: Path, name: str) -> int:
+    """The app (tiny, in `tmp_path`) in tmux session `name`, ready for space; its PID. Steps are
+    huge and checkpoints never come on their own: only a save on quit, signal or pipe close writes
+    one. The shell writes the app's exit status to `status`, then keeps the pane for a look."""
     app = ("import sys; from musictui.app.app import make_app; "
            "app = make_app(checkpoint_dir='ckpt', preset='tiny', overrides=dict(steps=10**6, checkpoint_every=10**6)); "
            "app.run(); sys.exit(app.return_code or 0)")
@@ -32,11 +30,23 @@ def test_a_signal_while_training_saves_the_step_and_restores_the_terminal(tmp_pa
                "echo $? > status; sleep 60")
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
                    check=True, env={**os.environ, "TERM": "xterm-256color",
-                                                  "XDG_DATA_HOME": str(tmp_path / "xdg-data")}, timeout=10)
+                                    "XDG_DATA_HOME": str(tmp_path / "xdg-data")}, timeout=10)
     try:
         shell = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
         wait_for_screen(name, "press space to start training")
-        pid = int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0])
+        return int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0])
+    except BaseException:
+        tmux("kill-session", "-t", name)
+        raise
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_training_saves_the_step_and_restores_the_terminal(tmp_path, signum):
+    from musictui.checkpoint import list_checkpoints, load_checkpoint
+
+    name = f"musictui-signal-{os.getpid()}-{signum.name}"
+    pid = _start_app(tmp_path, name)
+    try:
         tmux("send-keys", "-t", name, "space")
         wait_for_screen(name, "Training:")
         time.sleep(1.0)  # some steps
@@ -71,17 +81,8 @@ def test_killing_the_app_leaves_no_training_process_behind_and_loses_nothing(tmp
     from musictui.checkpoint import list_checkpoints, load_checkpoint
 
     name = f"musictui-kill-{os.getpid()}"
-    app = ("import sys; from musictui.app.app import make_app; "
-           "app = make_app(checkpoint_dir='ckpt', preset='tiny', overrides=dict(steps=10**6, checkpoint_every=10**6)); "
-           "app.run(); sys.exit(app.return_code or 0)")
-    command = f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -c {shlex.quote(app)}; sleep 60"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
-                   check=True, env={**os.environ, "TERM": "xterm-256color",
-                                                  "XDG_DATA_HOME": str(tmp_path / "xdg-data")}, timeout=10)
+    pid = _start_app(tmp_path, name)
     try:
-        shell = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
-        wait_for_screen(name, "press space to start training")
-        pid = int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True).stdout.split()[0])
         children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
         assert len(children) == 1, children  # the training process
         child = int(children[0])
