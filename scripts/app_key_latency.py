@@ -33,7 +33,7 @@ def wait_for(name: str, text: str, timeout: float = 120) -> float:
     raise RuntimeError(f"{text!r} did not appear in {timeout} s:\n" + tmux("capture-pane", "-p", "-t", name))
 
 
-def run_once(tree: str, presses: int) -> tuple[float, list[float]]:
+def run_once(tree: str, presses: int, train: bool = True) -> tuple[float, list[float]]:
     with tempfile.TemporaryDirectory() as folder:
         name = f"musictui-keys-{os.getpid()}"
         command = (f"cd {shlex.quote(folder)} && XDG_DATA_HOME={shlex.quote(folder)} "
@@ -44,8 +44,9 @@ def run_once(tree: str, presses: int) -> tuple[float, list[float]]:
         try:
             first_frame = wait_for(name, "musictui — train") - start
             wait_for(name, "press space")
-            tmux("send-keys", "-t", name, "space")
-            wait_for(name, "Training: space pauses")
+            if train:
+                tmux("send-keys", "-t", name, "space")
+                wait_for(name, "Training: space pauses")
             time.sleep(3)
             latencies = []
             for i in range(presses):
@@ -53,6 +54,8 @@ def run_once(tree: str, presses: int) -> tuple[float, list[float]]:
                 t0 = time.perf_counter()
                 tmux("send-keys", "-t", name, key)
                 latencies.append(wait_for(name, title, timeout=20) - t0)
+                if os.environ.get("KEYS_VERBOSE"):
+                    print(key, f"{(latencies[-1]) * 1000:.0f}", file=sys.stderr)
                 time.sleep(0.2)
             tmux("send-keys", "-t", name, "q")
             time.sleep(3)
@@ -66,17 +69,18 @@ def main() -> None:
     parser.add_argument("trees", nargs="+")
     parser.add_argument("--presses", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--idle", action="store_true", help="do not train: the switch's own cost")
     args = parser.parse_args()
     results = {tree: ([], []) for tree in args.trees}
     for _ in range(args.rounds):
         for tree in args.trees:
-            frame, latencies = run_once(tree, args.presses // args.rounds)
+            frame, latencies = run_once(tree, args.presses // args.rounds, train=not args.idle)
             results[tree][0].append(frame)
             results[tree][1].extend(latencies)
     for tree, (frames, latencies) in results.items():
         ms = sorted(x * 1000 for x in latencies)
         p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-        print(f"{tree}: key latency while training small: median {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, "
+        print(f"{tree}: key latency {'idle' if args.idle else 'while training small'}: median {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, "
               f"worst {ms[-1]:.0f} ms over {len(ms)} presses; first frame {', '.join(f'{f:.2f}' for f in frames)} s")
 
 

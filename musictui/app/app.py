@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.text import Text
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -42,6 +43,20 @@ class AppSettings:
             from musictui.tunebook import default_path
 
             self.tunebook = default_path()
+
+
+PREPARE_AFTER_S = 0.3  # after the first frame: composing the other screens must not delay it
+
+
+def freeze_long_lived() -> None:
+    """Move every object alive now (modules, screens, widgets, styles) out of the garbage
+    collector's sight. Python's full collections walk all of them: gc callbacks measured 65-185 ms
+    pauses every few seconds on the UI thread while training, each one a key press held up.
+    What is alive once the app has loaded stays alive, so nothing is leaked by not walking it."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def plain(text: str) -> Text:
@@ -96,6 +111,21 @@ class MusicApp(App):
         self.install_screen(self.generate_screen, "generate")
         self.install_screen(self.book_screen, "book")
         self.push_screen("train")
+        self.set_timer(PREPARE_AFTER_S, self._prepare_screens)
+
+    async def _prepare_screens(self) -> None:
+        """Compose and lay out the other screens now, behind the train screen, while the UI thread
+        waits for the training process anyway: done on the first g, it held that key press
+        300-500 ms. `_get_screen` mounts an installed screen without showing it (Textual's switch
+        calls it so), and a layout of a screen that is not current draws nothing."""
+        for name in ("generate", "book"):
+            screen = self.get_screen(name)
+            if not screen.is_running:
+                _, mounted = self._get_screen(name)
+                await mounted
+                screen.post_message(events.Resize(self.size, self.size))  # its breakpoint classes
+                screen._refresh_layout(self.size)
+                screen.mark_styled()
 
     def on_unmount(self) -> None:
         self.train_screen.close_child()  # the child leaves when its pipe closes: never orphaned
@@ -216,6 +246,8 @@ class MusicApp(App):
 
     def on_train_screen_ready(self, message: TrainScreen.Ready) -> None:
         self.generate_screen.trainer = self.train_screen  # for sampling from the live weights (its snapshot)
+        freeze_long_lived()
+
 
     def play(self, wav_path: Path):
         """Play a WAV, stopping what played before; returns the Playback. Called from workers: the

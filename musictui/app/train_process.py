@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 POST_EVERY_S = 0.1  # step events are batched this long, as the in-process worker does
-NICE = 5  # the child yields the CPU to the UI when both want it: a key press waits for no step
+NICE = 19  # the child yields the CPU to the UI when both want it: a key press waits for no step
 
 
 # -- the child -------------------------------------------------------------------------------

@@ -12,16 +12,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Header, Input, Label, OptionList, Static
 from textual.worker import Worker, WorkerState
 
+from musictui.app.screens.installed import InstalledScreen
 from musictui.app.size import TOO_SMALL
+from musictui.app.widgets.key_bar import KeyBar
 
 LIST_LIMIT = 500  # tunes listed at most (the newest): the list stays quick with a book of thousands
 
 
-class BookScreen(Screen):
+class BookScreen(InstalledScreen):
     AUTO_FOCUS = "#book-list"  # not the search field: single-letter keys are commands until / is pressed
     BINDINGS = [
         Binding("r", "replay", "Replay"),
@@ -54,7 +55,7 @@ class BookScreen(Screen):
             with VerticalScroll(id="book-tune"):
                 yield Static("", id="book-info", markup=False)
                 yield Static("", id="book-abc", markup=False)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "tune book"

@@ -17,11 +17,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Log, OptionList, Select, Static, Switch
+from textual.widgets import Header, Input, Label, Log, OptionList, Select, Static, Switch
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from musictui.app.screens.installed import InstalledScreen
 from musictui.app.size import TOO_SMALL
+from musictui.app.widgets.key_bar import KeyBar
 from musictui.app.sources import SamplerCache, default_source, source_options
 from musictui.app.tunes import Tune
 
@@ -31,7 +32,7 @@ WRITE_EVERY_S = 0.1  # characters are batched this long before one write to the 
 FIELDS = ("temperature", "top_k", "top_p", "seed", "form", "tune_type", "title", "meter", "key")  # read_settings's inputs
 
 
-class GenerateScreen(Screen):
+class GenerateScreen(InstalledScreen):
     """Checkpoint, sampling settings and header on the left; the tune, its report and the list on the right."""
 
     BINDINGS = [
@@ -113,7 +114,7 @@ class GenerateScreen(Screen):
                 yield Label("Press n for a new tune.", id="gen-status", markup=False)
                 yield Log(id="abc", max_lines=400)
                 yield Static("", id="report", markup=False)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "generate"

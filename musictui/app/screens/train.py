@@ -20,19 +20,19 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, ProgressBar, Static
+from textual.widgets import Header, Label, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from musictui.app.screens.installed import InstalledScreen
 from musictui.app.size import TOO_SMALL
+from musictui.app.widgets.key_bar import KeyBar
 from musictui.app.widgets.history import History
 
 TRAIN_POINTS = 600  # the chart keeps 600 to 1200 training losses of the whole run, thinned as it grows
 VAL_POINTS = 200    # validation losses, likewise
 CHART_EVERY_S = 2.0  # the chart is redrawn at most this often: its canvas holds the UI thread ~100 ms on a
                      # busy 2-core machine, and a key pressed meanwhile waits for it
-POST_EVERY_S = 0.1  # the worker posts at most this often (and at once for evaluations, checkpoints):
-                    # ~10 redraws a second, each holding the GIL the training thread needs too
+POST_EVERY_S = 0.1  # the child batches its steps into a line about this often
 LOAD_AFTER_FIRST_FRAME_S = 0.1  # see on_mount
 
 STATES = {
@@ -55,7 +55,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds} s"
 
 
-class TrainScreen(Screen):
+class TrainScreen(InstalledScreen):
     """A chart of the losses, the current figures, progress, the last checkpoint, a sample."""
 
     BINDINGS = [Binding("c", "save_checkpoint", "Save checkpoint"),
@@ -104,6 +104,8 @@ class TrainScreen(Screen):
         self.val_losses = History(VAL_POINTS)      # (step, loss)
         self._chart_stale = False
         self._chart_mounting = False
+        self._last_metrics = None  # the newest step's figures, drawn when this screen shows
+        self._checkpoint_text = self._checkpoint_shown = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -120,7 +122,7 @@ class TrainScreen(Screen):
             yield Label("", id="progress-text", markup=False)
         yield Label("last checkpoint: none yet", id="checkpoint", markup=False)
         yield Static("(none yet: one appears at each evaluation)", id="sample", markup=False)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "train"
@@ -134,7 +136,7 @@ class TrainScreen(Screen):
         self.set_interval(CHART_EVERY_S, self._draw_chart_if_stale)
 
     def watch_state(self, state: str) -> None:
-        self.query_one("#status", Label).update(STATES[state])
+        self.query_one("#status", Label).update(STATES[state], layout=False)  # one line, full width
 
     # -- the child process and the one worker that reads it ----------------------------------
 
@@ -307,9 +309,16 @@ class TrainScreen(Screen):
             if m.val_loss is not None:
                 self.val_losses.extend([(m.step, m.val_loss)])
             if m.checkpoint:
-                self._show_checkpoint(m.checkpoint)
+                self._checkpoint_text = f"last checkpoint: {m.checkpoint}"
         self._draw_curves()
-        self._draw_figures(metrics[-1])
+        self._last_metrics = metrics[-1]
+        # Behind another screen nothing is drawn (nobody sees it); coming back draws the newest
+        # figures just after the switch's own frame, so the key's effect is not held up by them.
+        if self.is_current:
+            self._draw_figures()
+
+    def on_screen_resume(self) -> None:
+        self.call_after_refresh(self._draw_figures)
 
     def _draw_curves(self) -> None:
         self._chart_stale = True  # drawn by the next tick of _draw_chart_if_stale
@@ -343,24 +352,35 @@ class TrainScreen(Screen):
         self._chart_stale = True
         await self._draw_chart_if_stale()
 
-    def _draw_figures(self, m) -> None:
+    def _draw_figures(self) -> None:
+        # Every widget here has a fixed size (app.tcss), so an update repaints it without a layout
+        # of the whole screen: several layouts a second were most of the UI's time while training.
+        m = self._last_metrics
+        if m is None or not self.is_attached:
+            return
         self.query_one("#figures", Static).update(
             f"step {m.step:,} / {m.total_steps:,}\nloss {m.loss:.3f}\nval loss {self._val_text()}\n"
-            f"chars/s {m.chars_per_s:,.0f}\nleft {_duration(m.eta_s)}\nlearning rate {m.learning_rate:.1e}")
+            f"chars/s {m.chars_per_s:,.0f}\nleft {_duration(m.eta_s)}\nlearning rate {m.learning_rate:.1e}",
+            layout=False)
         self.query_one("#progress", ProgressBar).update(total=m.total_steps, progress=m.step)
         self.query_one("#progress-text", Label).update(
-            f"step {m.step:,} of {m.total_steps:,} · {_duration(m.eta_s)} left")
+            f"step {m.step:,} of {m.total_steps:,} · {_duration(m.eta_s)} left", layout=False)
+        if self._checkpoint_text:
+            self._show_checkpoint_text(self._checkpoint_text)
 
     def _val_text(self) -> str:
         best = self.trainer.best_val_loss if self.trainer else None
         last = f"{self.val_losses[-1][1]:.3f}" if self.val_losses else "—"
         return last + (f" (best {best:.3f})" if best is not None else "")
 
-    def _show_checkpoint(self, path) -> None:
-        self.query_one("#checkpoint", Label).update(f"last checkpoint: {path}")
+    def _show_checkpoint_text(self, text: str) -> None:
+        if text != self._checkpoint_shown:
+            self._checkpoint_shown = text
+            self.query_one("#checkpoint", Label).update(text, layout=False)
 
     def on_train_screen_checkpoint_saved(self, message: CheckpointSaved) -> None:
-        self._show_checkpoint(message.path)
+        self._checkpoint_text = f"last checkpoint: {message.path}"
+        self._show_checkpoint_text(self._checkpoint_text)
         self.notify(f"Saved {message.path}", title="Checkpoint", markup=False)
 
     def on_train_screen_stopped(self, message: Stopped) -> None:
@@ -368,5 +388,5 @@ class TrainScreen(Screen):
 
     def on_train_screen_sample_ready(self, message: SampleReady) -> None:
         sample = self.query_one("#sample", Static)
-        sample.update(message.text.rstrip() or "(empty)")
+        sample.update(message.text.rstrip() or "(empty)", layout=False)  # its size is the screen's
         sample.border_title = f"sample from a copy of the weights at step {message.step:,}"
