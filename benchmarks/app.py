@@ -4,9 +4,8 @@
 
 1. First frame: launch `musictui` in a fresh tmux pane and poll `capture-pane` until the header
    is drawn. The time includes starting Python and tmux's own start-up: an upper bound.
-2. Key latency while training: start training (space) with the `small` preset, then press g and t
-   in turn; each press is timed from `send-keys` until `capture-pane` shows the other screen's
-   title. Polling costs a few ms per look, so this too is an upper bound.
+2. Key latency while training: `key_latency.run_once` on this tree (see benchmarks/key_latency.py,
+   which also compares trees side by side). Polling costs a few ms per look: an upper bound.
 3. Streaming: the characters per second of a tune streamed in the app (its worker's own count,
    with the UI thread drawing every 0.1 s batch) against `Sampler.stream` alone in a separate
    process: same checkpoint, seed and settings, so the very same characters.
@@ -66,28 +65,6 @@ def first_frame(launches: int) -> list[float]:
             _wait_for(name, "press space")
             _quit(name)
     return times
-
-
-def key_latency(presses: int) -> tuple[list[float], str]:
-    with tempfile.TemporaryDirectory() as folder:
-        name = f"musictui-bench-keys-{os.getpid()}"
-        _launch(name, Path(folder), "small")
-        _wait_for(name, "press space")
-        _tmux("send-keys", "-t", name, "space")
-        _wait_for(name, "Training: space pauses")
-        _wait_for(name, "chars/s", timeout=60)
-        time.sleep(3)  # let training settle into its pace
-        latencies = []
-        for i in range(presses):
-            key, title = ("g", "musictui — generate") if i % 2 == 0 else ("t", "musictui — train")
-            start = time.perf_counter()
-            _tmux("send-keys", "-t", name, key)
-            latencies.append(_wait_for(name, title, timeout=10) - start)
-            time.sleep(0.2)
-        figures = _tmux("capture-pane", "-p", "-t", name)
-        speed = next((line.strip(" │") for line in figures.splitlines() if "chars/s" in line), "")
-        _quit(name)
-    return latencies, speed
 
 
 HEADLESS = """
@@ -154,11 +131,10 @@ def main() -> None:
         print(f"first frame: median {statistics.median(times):.2f} s, worst {max(times):.2f} s "
               f"over {len(times)} launches")
     if "keys" not in args.skip:
-        latencies, speed = key_latency(args.presses)
-        ms = sorted(x * 1000 for x in latencies)
-        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-        print(f"key latency while training (small preset, {speed}): median {statistics.median(ms):.0f} ms, "
-              f"p95 {p95:.0f} ms, worst {ms[-1]:.0f} ms over {len(ms)} presses")
+        from key_latency import run_once, summary  # beside this file: python puts its folder on sys.path
+
+        _, latencies = run_once(str(Path(__file__).resolve().parents[1]), args.presses)
+        print(f"key latency while training (small preset): {summary(latencies)}")
     if "stream" not in args.skip:
         from musictui.commands.common import find_checkpoint
 

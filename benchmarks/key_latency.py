@@ -1,12 +1,13 @@
 """Key press to visible effect while the app trains `small`, for two source trees side by side.
 
-    .venv/bin/python scripts/app_key_latency.py [--presses 40] [--rounds 2] TREE [TREE...]
+    .venv/bin/python benchmarks/key_latency.py [--presses 40] [--rounds 2] [--idle] TREE [TREE...]
 
 Each TREE is a checkout of musictui (run with PYTHONPATH=TREE and this venv). Rounds alternate the
 trees, so a busy machine weighs on each alike. In each run: a fresh folder, the app in tmux
-(110×34), space to train `small`, 3 s to settle, then g and t in turn; each press is timed from
-`send-keys` until `capture-pane` (polled every 5 ms) shows the other screen's title. Prints the
-median, p95 and worst per tree, and the first frame (launch to the header) of each run.
+(110×34), space to train `small` (not with --idle), 3 s to settle, then g and t in turn; each press
+is timed from `send-keys` until `capture-pane` (polled every 5 ms) shows the other screen's title.
+Prints the median, p95 and worst per tree, and the first frame (launch to the header) of each run.
+KEYS_VERBOSE=1 prints every press to stderr. `benchmarks/app.py` uses `run_once` for its figure.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def run_once(tree: str, presses: int, train: bool = True) -> tuple[float, list[f
             if train:
                 tmux("send-keys", "-t", name, "space")
                 wait_for(name, "Training: space pauses")
-            time.sleep(3)
+            time.sleep(3)  # let training settle into its pace
             latencies = []
             for i in range(presses):
                 key, title = ("g", "musictui — generate") if i % 2 == 0 else ("t", "musictui — train")
@@ -64,6 +65,12 @@ def run_once(tree: str, presses: int, train: bool = True) -> tuple[float, list[f
     return first_frame, latencies
 
 
+def summary(latencies: list[float]) -> str:
+    ms = sorted(x * 1000 for x in latencies)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    return f"median {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, worst {ms[-1]:.0f} ms over {len(ms)} presses"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trees", nargs="+")
@@ -78,10 +85,8 @@ def main() -> None:
             results[tree][0].append(frame)
             results[tree][1].extend(latencies)
     for tree, (frames, latencies) in results.items():
-        ms = sorted(x * 1000 for x in latencies)
-        p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-        print(f"{tree}: key latency {'idle' if args.idle else 'while training small'}: median {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, "
-              f"worst {ms[-1]:.0f} ms over {len(ms)} presses; first frame {', '.join(f'{f:.2f}' for f in frames)} s")
+        print(f"{tree}: key latency {'idle' if args.idle else 'while training small'}: {summary(latencies)}; "
+              f"first frame {', '.join(f'{f:.2f}' for f in frames)} s")
 
 
 if __name__ == "__main__":
