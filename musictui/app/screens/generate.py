@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label, Log, OptionList, Select, Static, Switch
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from musictui.app.screens.score import ScoreScreen  # at import: textual-image asks the terminal before the app runs
 from musictui.app.size import TOO_SMALL
 from musictui.app.sources import SamplerCache, default_source, source_options
 from musictui.app.tunes import Tune
@@ -37,6 +38,7 @@ class GenerateScreen(Screen):
     BINDINGS = [
         Binding("w", "save_tune", "Save"),
         Binding("m", "toggle_meter_aware", "Meter-aware"),
+        Binding("v", "view_score", "Score", show=False),  # in the help: the footer is full at 110 columns
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
 
@@ -298,6 +300,10 @@ class GenerateScreen(Screen):
             self.notify("No tune yet: press n to make one.", severity="warning")
             return
         self._save(self.current)
+
+    def action_view_score(self) -> None:
+        tune = self.current
+        self.app.push_screen(ScoreScreen(tune.text if tune else None, tune.title if tune else ""))
 
     @work(thread=True, exit_on_error=False, group="save-tune", name="saving the tune")
     def _save(self, tune: Tune) -> None:
