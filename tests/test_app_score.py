@@ -122,6 +122,14 @@ async def test_a_tune_is_drawn_once_then_v_and_q_go_back_and_t_leaves_no_score_b
         assert not any(isinstance(s, ScoreScreen) for s in app.screen_stack)
         await pilot.press("g")
         await wait_for(pilot, lambda: app.screen is generate, what="the generate screen")
+        for key in ("question_mark", "n"):  # help, a new tune: over the generate screen, not the score
+            await pilot.press("v")
+            await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
+            await pilot.press(key)
+            await wait_for(pilot, lambda: not any(isinstance(s, ScoreScreen) for s in app.screen_stack),
+                           what="the score screen left")
+            assert app.screen_stack[1] is generate and len(app.screen_stack) <= 3
+            await pilot.press("escape")  # leaves the help (or the tune's text)
 
 
 @run_async

@@ -82,6 +82,7 @@ class ScoreScreen(Screen):
         Binding("g", "leave('show', 'generate')", "Generate", show=False),
         Binding("b", "leave('show', 'book')", "Tune book", show=False),
         Binding("n", "leave('new_tune')", "New tune", show=False),
+        Binding("question_mark", "leave('help')", "Help", key_display="?"),  # over the generate screen
     ]
 
     @dataclass
