@@ -111,6 +111,7 @@ class ScoreScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="score", name="drawing the score")
     def _draw(self, text: str) -> None:
         from PIL import Image as PILImage
+        from PIL import ImageFilter
 
         from musictui.score import cached_png
         from musictui.wav_cache import cache_dir
@@ -119,6 +120,10 @@ class ScoreScreen(Screen):
         picture = cached_png(text, cache_dir() / "scores")
         with PILImage.open(picture.png_path) as image:
             image.load()  # decoded here, not on the UI thread
+            if widget_class is sys.modules["textual_image.widget"].HalfcellImage:
+                # Shrunk ~10× into half cells, one-pixel staff lines fade to a pale grey: thicken
+                # the ink first (each pixel the darkest of its 3×3), and notes and lines stay dark.
+                image = image.filter(ImageFilter.MinFilter(3))
             self.post_message(self.Drawn(text, image.copy(), picture.warnings, widget_class))
 
     def on_score_screen_drawn(self, message: Drawn) -> None:
