@@ -13,6 +13,7 @@ NEEDS=(
     "tool play sox"
     "tool tmux tmux"
     "tool abcm2ps abcm2ps"  # the score (musictui render --svg, w in the app)
+    "tool rsvg-convert librsvg2-bin"  # the score as a picture in the app (v): SVG -> PNG
     "file /usr/share/sounds/sf2/FluidR3_GM.sf2 fluid-soundfont-gm"  # the sound font audio.py asks for
     "file /usr/include/alsa/asoundlib.h libasound2-dev"              # simpleaudio compiles against it
 )

@@ -21,6 +21,7 @@ from textual.widgets import Header, Input, Label, Log, OptionList, Select, Stati
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from musictui.app.screens.installed import InstalledScreen
+from musictui.app.screens.score import ScoreScreen  # at import: textual-image asks the terminal before the app runs
 from musictui.app.size import TOO_SMALL
 from musictui.app.widgets.key_bar import KeyBar
 from musictui.app.sources import SamplerCache, default_source, source_options
@@ -38,6 +39,7 @@ class GenerateScreen(InstalledScreen):
     BINDINGS = [
         Binding("w", "save_tune", "Save"),
         Binding("m", "toggle_meter_aware", "Meter-aware"),
+        Binding("v", "view_score", "Score", show=False),  # in the help: the footer is full at 110 columns
         Binding("escape", "leave_input", "Leave input", show=False),
     ]
 
@@ -299,6 +301,10 @@ class GenerateScreen(InstalledScreen):
             self.notify("No tune yet: press n to make one.", severity="warning")
             return
         self._save(self.current)
+
+    def action_view_score(self) -> None:
+        tune = self.current
+        self.app.push_screen(ScoreScreen(tune.text if tune else None, tune.title if tune else ""))
 
     @work(thread=True, exit_on_error=False, group="save-tune", name="saving the tune")
     def _save(self, tune: Tune) -> None:

@@ -24,6 +24,7 @@ tunes and plays them.
 | `m` | meter-aware sampling on or off: on, every bar is the length its meter asks (generate screen) |
 | `r` | replay the current tune |
 | `s` | stop the sound |
+| `v` | the current tune's **score**, drawn by abcm2ps (a picture in kitty or sixel terminals, half cells elsewhere); `escape` goes back |
 | `w` | save the current tune as ABC, MIDI, WAV and its score as SVG (generate and tune-book screens) |
 | `escape` | leave a text field, so letters are commands again |
 | `ctrl+p` | the command palette |
