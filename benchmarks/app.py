@@ -106,7 +106,9 @@ def in_app_rate(checkpoint: Path, seed: int, length: int) -> float:
                 await pilot.press("n")
                 while not screen.tunes:
                     await pilot.pause(0.05)
-                while any(w.is_running for w in app.workers):  # the render, and the train screen's loading
+                # The render of the first tune (not the train screen's worker: it reads the
+                # training process for as long as the app runs).
+                while any(w.is_running for w in app.workers if w.node is screen):
                     await pilot.pause(0.05)
                 await pilot.press("n")
                 while len(screen.tunes) < 2:

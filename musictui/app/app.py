@@ -6,8 +6,10 @@ first frame is drawn while the train screen's worker loads torch, the corpus and
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ class AppSettings:
             self.tunebook = default_path()
 
 
+SIGNAL_EXIT_GRACE_S = 10  # see _exit_for_signal
 PREPARE_AFTER_S = 0.3  # after the first frame: composing the other screens must not delay it
 
 
@@ -223,10 +226,22 @@ class MusicApp(App):
         try:
             self.saved_on_quit = await self.train_screen.stop_and_save()
         except (OSError, UserError) as error:
-            self.exit(return_code=1, message=plain(f"musictui: {name}: could not save the checkpoint ({error})"))
+            self._exit_for_signal(1, f"musictui: {name}: could not save the checkpoint ({error})")
             return
-        self.exit(message=plain(f"musictui: {name}: " + (f"saved {self.saved_on_quit}" if self.saved_on_quit
-                                                           else "nothing was unsaved")))
+        self._exit_for_signal(0, f"musictui: {name}: " + (f"saved {self.saved_on_quit}" if self.saved_on_quit
+                                                          else "nothing was unsaved"))
+
+    def _exit_for_signal(self, code: int, message: str) -> None:
+        """Leave after a signal, when the run is saved. A closed terminal (SIGHUP) can leave Textual's
+        shutdown waiting forever on its writer thread (seen: apps of killed tmux sessions hung in
+        `LinuxDriver.disable_input`, holding the training child's pipe open). Nothing is left
+        to lose by then, so after a grace period the process ends regardless."""
+        def end_anyway() -> None:
+            time.sleep(SIGNAL_EXIT_GRACE_S)
+            os._exit(code)
+
+        threading.Thread(target=end_anyway, daemon=True, name="exit-after-signal").start()
+        self.exit(return_code=code, message=plain(message))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

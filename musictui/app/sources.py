@@ -45,7 +45,13 @@ class SamplerCache:
 
     def sampler_for(self, source: str, trainer=None):
         """(Sampler, description of the weights) for a source; UserError when there are none."""
+        from musictui.app.training import leave_a_core_for_the_ui
         from musictui.sample import Sampler
+
+        # The sampler runs in this process, beside the UI: on torch's default of every core its
+        # threads wait on each other whenever the UI (or training) holds one, and in-app streaming
+        # fell to 28% of the headless sampler on a busy 2-core machine.
+        leave_a_core_for_the_ui()
 
         if source == LIVE:
             if trainer is None:
