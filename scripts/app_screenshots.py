@@ -21,7 +21,8 @@ SIZE = (120, 36)
 async def shoot(checkpoint: Path | None) -> None:
     from musictui.app.app import make_app
 
-    with tempfile.TemporaryDirectory() as folder:
+    # The training child may still be writing its last checkpoint as the folder goes: not our concern here.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         os.chdir(folder)  # short, relative paths on screen
         app = make_app(checkpoint_dir="checkpoints", preset="tiny", generate_checkpoint=checkpoint,
                        overrides=dict(steps=2000, eval_every=40))
