@@ -29,6 +29,7 @@ class Config:
     seed: int = 0                 # weights, batch order and dropout all follow from it
     batching: str = "random"      # "random" windows (the lab) or "stateful" stripes, (h, c) carried (batches.py)
     warmup_steps: int = 0         # the learning rate rises linearly from 0 over these first steps (0 = off)
+    precision: str = "fp32"       # training steps' arithmetic: "fp32", or "bf16" (autocast; evaluation stays fp32)
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
@@ -60,6 +61,8 @@ class Config:
             raise ValueError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
         if self.batching not in ("random", "stateful"):
             raise ValueError(f"batching must be random or stateful, not {self.batching!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, not {self.precision!r}")
         if type(self.warmup_steps) is not int or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be 0 or a positive whole number, not {self.warmup_steps!r}")
 

@@ -216,7 +216,9 @@ class Trainer:
         lr = self.learning_rate(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits, state = self.step_model(x, self.state)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            logits, state = self.step_model(x, self.state)  # bf16: oneDNN runs the LSTM in bfloat16
+        logits = logits.float()  # the loss in fp32 (a no-op in fp32)
         if self.stripes is not None:  # detached: the gradient stops at this window's start
             self.state = tuple(s.detach() for s in state)
         loss = self.loss_fn(logits.reshape(-1, logits.size(-1)), y.reshape(-1))

@@ -80,7 +80,7 @@ def test_config_checks_and_an_old_checkpoints_config_loads():
         Config(batching="sideways").check()
     with pytest.raises(ValueError, match="warmup_steps"):
         Config(warmup_steps=-1).check()
-    old = {k: v for k, v in Config().to_dict().items() if k not in ("batching", "warmup_steps")}
+    old = {k: v for k, v in Config().to_dict().items() if k not in ("batching", "warmup_steps", "precision")}
     assert Config.from_dict(old) == PRESETS["lab"]  # a checkpoint written before these fields
 
 
@@ -126,3 +126,14 @@ def test_train_command_takes_the_new_flags(tmp_path):
     records = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [round(r["lr"], 6) for r in records[:4]] == [round(PRESETS["tiny"].learning_rate * k / 3, 6) for k in (1, 2, 3, 3)]
     assert load_checkpoint(newest_checkpoint(folder)).config.batching == "stateful"
+
+
+def test_bf16_steps_learn_and_evaluate_in_fp32(corpus, tiny_config, tmp_path):
+    cfg = tiny_config.override(steps=30, precision="bf16", eval_every=30, checkpoint_every=1000)
+    trainer = Trainer(corpus, cfg, tmp_path)
+    metrics = list(trainer.run(log_metrics=False))
+    assert np.mean(trainer.train_losses[-5:]) < trainer.train_losses[0] - 0.5
+    assert metrics[-1].val_loss == trainer.evaluate()  # evaluation is not autocast: the same figure again
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    with pytest.raises(ValueError, match="precision must be fp32 or bf16"):
+        Config(precision="fp8").check()

@@ -25,6 +25,12 @@ def batching(text: str) -> str:
     return text
 
 
+def precision(text: str) -> str:
+    if text not in ("fp32", "bf16"):
+        raise argparse.ArgumentTypeError(f"choose fp32 or bf16, not {text!r}")
+    return text
+
+
 def whole_number(text: str) -> int:
     try:
         return 0 if text.strip() == "0" else positive_int(text)
@@ -58,6 +64,7 @@ OVERRIDES = {
     "--grad-clip": ("grad_clip", non_negative),
     "--batching": ("batching", batching),
     "--warmup": ("warmup_steps", whole_number),
+    "--precision": ("precision", precision),
     "--eval-every": ("eval_every", positive_int),
     "--checkpoint-every": ("checkpoint_every", positive_int),
 }
