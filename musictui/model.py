@@ -27,6 +27,9 @@ class Config:
     eval_windows: int = 128       # validation windows (of seq_length) per evaluation
     checkpoint_every: int = 500   # steps between checkpoints (one is also written at the end)
     seed: int = 0                 # weights, batch order and dropout all follow from it
+    batching: str = "random"      # "random" windows (the lab) or "stateful" stripes, (h, c) carried (batches.py)
+    warmup_steps: int = 0         # the learning rate rises linearly from 0 over these first steps (0 = off)
+    precision: str = "fp32"       # training steps' arithmetic: "fp32", or "bf16" (autocast; evaluation stays fp32)
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
@@ -56,6 +59,23 @@ class Config:
             raise ValueError(f"learning_rate must be above 0, not {self.learning_rate!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
+        if self.batching not in ("random", "stateful"):
+            raise ValueError(f"batching must be random or stateful, not {self.batching!r}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, not {self.precision!r}")
+        if type(self.warmup_steps) is not int or self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be 0 or a positive whole number, not {self.warmup_steps!r}")
+
+    def learning_rate_at(self, step: int) -> float:
+        """The rate for the step after `step` steps: the warm-up's ramp, then the schedule, whose
+        cosine runs from the warm-up's end to the last step (with no warm-up, the lab's formula)."""
+        base = self.learning_rate
+        if step < self.warmup_steps:
+            return base * (step + 1) / self.warmup_steps
+        if self.lr_schedule == "cosine":
+            progress = min((step - self.warmup_steps) / max(self.steps - self.warmup_steps, 1), 1.0)
+            return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return base
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -4,7 +4,8 @@ The command line, the tests and the app's background worker all drive `Trainer.r
 `StepMetrics` after every step and stops cleanly, between two steps, when its stop event is set.
 Everything that decides what the next step does (weights, Adam's state, the batch generator's
 state, the run's own dropout generator) is in the checkpoint, so a run interrupted and resumed
-has the same loss curve as one that was not, whatever else the process samples meanwhile.
+has the same loss curve as one that was not, whatever else the process samples meanwhile (with
+`--batching stateful`, but for the carried (h, c), which a resume starts at zero: see batches.py).
 
 Under torchrun (see `musictui.distributed`) every rank runs this same loop on its own share of
 each batch; the ranks agree on when to stop, and only rank 0 writes checkpoints and metrics.
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 
 from musictui import distributed, limits
+from musictui.batches import StripeBatches, validation_windows
 from musictui.checkpoint import Checkpoint, checkpoint_name, copy_optimizer_state, list_checkpoints, save_checkpoint
 from musictui.data import Corpus, get_batch
 from musictui.distributed import SINGLE, Ranks
@@ -104,7 +106,10 @@ class Trainer:
                 f"the corpus {corpus.source} has {len(self.train_ids)} training characters: too short for "
                 f"one window of {config.seq_length} (use a bigger corpus or a smaller --seq-length)"
             )
-        self.val_batches = self._validation_windows(corpus.val_ids())
+        self.val_batches = validation_windows(corpus.val_ids(), config)
+        self.stripes = (StripeBatches(self.train_ids, config.seq_length, config.batch_size * ranks.world_size)
+                        if config.batching == "stateful" else None)  # batches.py; None: random windows
+        self.state = None  # stateful: the carried (h, c), zero at the start, a stripe's wrap and a resume
         if resume_from is not None:
             self._restore(resume_from)
         # Training steps go through DDP's wrapper (it averages the gradients); evaluation and
@@ -193,11 +198,7 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
 
     def learning_rate(self, step: int) -> float:
-        base = self.config.learning_rate
-        if self.config.lr_schedule == "cosine":
-            progress = min(step / max(self.config.steps, 1), 1.0)
-            return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-        return base
+        return self.config.learning_rate_at(step)
 
     def train_step(self) -> float:
         """One optimization step on a random batch; returns its loss."""
@@ -205,14 +206,21 @@ class Trainer:
         # Every rank draws the whole batch of all ranks from the same generator and keeps its own
         # rows: different windows per rank, and one generator state (the checkpoint's) for all.
         rows = slice(self.ranks.rank * cfg.batch_size, (self.ranks.rank + 1) * cfg.batch_size)
-        x, y = get_batch(self.train_ids, cfg.seq_length, cfg.batch_size * self.ranks.world_size, self.rng)
+        x, y = (get_batch(self.train_ids, cfg.seq_length, cfg.batch_size * self.ranks.world_size, self.rng)
+                if self.stripes is None else self.stripes.batch(self.step))
+        if self.stripes is not None and self.stripes.starts_over(self.step):
+            self.state = None
         x = torch.from_numpy(x[rows]).to(self.device)
         y = torch.from_numpy(y[rows]).to(self.device)
         self.model.train()
         lr = self.learning_rate(self.step)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        logits, _ = self.step_model(x)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            logits, state = self.step_model(x, self.state)  # bf16: oneDNN runs the LSTM in bfloat16
+        logits = logits.float()  # the loss in fp32 (a no-op in fp32)
+        if self.stripes is not None:  # detached: the gradient stops at this window's start
+            self.state = tuple(s.detach() for s in state)
         loss = self.loss_fn(logits.reshape(-1, logits.size(-1)), y.reshape(-1))
         # The whole batch's loss (the mean of the ranks'), so every rank keeps the same history
         # and every rank stops together on a non-finite one.
@@ -239,17 +247,6 @@ class Trainer:
     def close(self) -> None:  # give up the run folder's lock (the end of the process does it too)
         if self.run_folder is not None:
             self.run_folder.release()
-
-    def _validation_windows(self, val_ids: np.ndarray) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Fixed, non-overlapping windows of the held-out tunes: the same every evaluation."""
-        cfg = self.config
-        n = min((len(val_ids) - 1) // cfg.seq_length, cfg.eval_windows)
-        if n <= 0:
-            return []
-        windows = val_ids[: n * cfg.seq_length + 1]
-        x = torch.from_numpy(windows[:-1].reshape(n, cfg.seq_length).copy())
-        y = torch.from_numpy(windows[1:].reshape(n, cfg.seq_length).copy())
-        return [(x[i : i + cfg.batch_size], y[i : i + cfg.batch_size]) for i in range(0, n, cfg.batch_size)]
 
     @torch.no_grad()
     def evaluate(self) -> float | None:

@@ -19,6 +19,25 @@ def lr_schedule(text: str) -> str:
     return text
 
 
+def batching(text: str) -> str:
+    if text not in ("random", "stateful"):
+        raise argparse.ArgumentTypeError(f"choose random or stateful, not {text!r}")
+    return text
+
+
+def precision(text: str) -> str:
+    if text not in ("fp32", "bf16"):
+        raise argparse.ArgumentTypeError(f"choose fp32 or bf16, not {text!r}")
+    return text
+
+
+def whole_number(text: str) -> int:
+    try:
+        return 0 if text.strip() == "0" else positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be 0 (off) or a positive whole number, not {text}") from None
+
+
 def probability(text: str) -> float:
     value = finite_number(text)
     if not 0 <= value < 1:
@@ -43,6 +62,9 @@ OVERRIDES = {
     "--lr-schedule": ("lr_schedule", lr_schedule),
     "--dropout": ("dropout", probability),
     "--grad-clip": ("grad_clip", non_negative),
+    "--batching": ("batching", batching),
+    "--warmup": ("warmup_steps", whole_number),
+    "--precision": ("precision", precision),
     "--eval-every": ("eval_every", positive_int),
     "--checkpoint-every": ("checkpoint_every", positive_int),
 }
