@@ -17,7 +17,9 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None, preset: str, device
     from musictui.model import resolve_device
     from musictui.train import build_trainer as build
 
-    leave_a_core_for_the_ui()
+    # Every core, as `musictui train` has: the training process runs at nice 19 (train_process.py),
+    # so the UI still comes first, and one thread fewer trained at 0.6 of the CLI's speed on a quiet
+    # 2-core machine (benchmarks/train_speed.py: 9,000 against 16,000 chars/s; 93% with every core).
     # One policy with `musictui train` (musictui.train.build_trainer): resume=None resumes the
     # folder's run when it has one, else starts `preset`; the folder is locked while it trains.
     trainer = build(checkpoint_dir, corpus, preset, overrides, resume=None, device=resolve_device(device))
@@ -30,9 +32,10 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None, preset: str, device
 
 
 def leave_a_core_for_the_ui() -> None:
-    """Torch takes every core by default; its threads then wait on each other whenever the UI (or
-    another process) holds one, and on a busy 2-core machine a tiny step took 100x longer (0.3 s
-    instead of 3 ms). One core fewer keeps the screen responsive. OMP_NUM_THREADS, if set, wins."""
+    """For the sampler in the UI's process. Torch takes every core by default; its threads then wait
+    on each other whenever the UI (or another process) holds one, and on a busy 2-core machine a tiny
+    step took 100x longer (0.3 s instead of 3 ms). One core fewer keeps the screen responsive, and a
+    batch-1 step gains nothing from a second thread anyway. OMP_NUM_THREADS, if set, wins."""
     import torch
 
     if "OMP_NUM_THREADS" not in os.environ:
