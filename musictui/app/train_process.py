@@ -8,7 +8,7 @@ Commands (one JSON object a line): {"do": "start"} (or "resume"), {"do": "pause"
 (with "folder": save there instead, leaving the run's own folder alone), {"do": "snapshot"} (the
 weights as they are now, for the generate screen), {"do": "stop"} (save what is unsaved, then exit).
 Events: ready (step, steps, losses so far, note), steps (a batch of step metrics, at most every
-0.1 s), sample (the evaluation sample, made here in the child), saved (path, step), save_failed
+0.25 s), sample (the evaluation sample, made here in the child), saved (path, step), save_failed
 (message: the run goes on, unsaved), snapshot (path, step), paused,
 done (the last step reached), error (a UserError's line), bye (about to exit).
 
@@ -28,7 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-POST_EVERY_S = 0.1  # step events are batched this long, as the in-process worker does
+POST_EVERY_S = 0.25  # step events are batched this long: 4 draws a second look as alive as 10, and each
+                     # draw takes the UI a moment that a core of training waits for (benchmarks/train_speed.py:
+                     # the child at 93% of `musictui train` at 0.1 s, 95% at 0.25 s)
 NICE = 19  # the child yields the CPU to the UI when both want it: a key press waits for no step
 
 

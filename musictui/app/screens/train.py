@@ -2,7 +2,7 @@
 
 The child (`musictui.app.train_process`) trains, makes the evaluation samples and saves; no
 training step ever holds this process's GIL (issue 14). One thread worker only reads the child's
-JSON lines and posts them as messages (steps come batched, ~0.1 s to a line); space, `c`, `q` and
+JSON lines and posts them as messages (steps come batched, ~0.25 s to a line); space, `c`, `q` and
 the generate screen's "training weights, now" are commands sent back. Everything on screen is drawn
 here, on the UI thread, from those messages. The screen stays installed when the user switches
 away, so training goes on behind the generate screen.
@@ -32,7 +32,6 @@ TRAIN_POINTS = 600  # the chart keeps 600 to 1200 training losses of the whole r
 VAL_POINTS = 200    # validation losses, likewise
 CHART_EVERY_S = 2.0  # the chart is redrawn at most this often: its canvas holds the UI thread ~100 ms on a
                      # busy 2-core machine, and a key pressed meanwhile waits for it
-POST_EVERY_S = 0.1  # the child batches its steps into a line about this often
 LOAD_AFTER_FIRST_FRAME_S = 0.1  # see on_mount
 
 STATES = {
