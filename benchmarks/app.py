@@ -24,12 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from key_latency import run_once, summary, tmux, wait_for  # beside this file: python puts its folder on sys.path
+
 MUSICTUI = Path(sys.executable).with_name("musictui")
 SIZE = ("110", "34")
-
-
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10).stdout
 
 
 def _launch(name: str, folder: Path, preset: str) -> float:
@@ -40,19 +38,10 @@ def _launch(name: str, folder: Path, preset: str) -> float:
     return start
 
 
-def _wait_for(name: str, text: str, timeout: float = 60) -> float:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if text in _tmux("capture-pane", "-p", "-t", name):
-            return time.perf_counter()
-        time.sleep(0.002)
-    raise RuntimeError(f"{text!r} did not appear in {timeout} s")
-
-
 def _quit(name: str) -> None:
-    _tmux("send-keys", "-t", name, "q")
+    tmux("send-keys", "-t", name, "q")
     time.sleep(3)
-    _tmux("kill-session", "-t", name)
+    tmux("kill-session", "-t", name)
 
 
 def first_frame(launches: int) -> list[float]:
@@ -61,8 +50,8 @@ def first_frame(launches: int) -> list[float]:
         with tempfile.TemporaryDirectory() as folder:
             name = f"musictui-bench-ff-{os.getpid()}-{i}"
             start = _launch(name, Path(folder), "tiny")
-            times.append(_wait_for(name, "musictui — train") - start)
-            _wait_for(name, "press space")
+            times.append(wait_for(name, "musictui — train") - start)
+            wait_for(name, "press space")
             _quit(name)
     return times
 
@@ -133,8 +122,6 @@ def main() -> None:
         print(f"first frame: median {statistics.median(times):.2f} s, worst {max(times):.2f} s "
               f"over {len(times)} launches")
     if "keys" not in args.skip:
-        from key_latency import run_once, summary  # beside this file: python puts its folder on sys.path
-
         _, latencies = run_once(str(Path(__file__).resolve().parents[1]), args.presses)
         print(f"key latency while training (small preset): {summary(latencies)}")
     if "stream" not in args.skip:

@@ -2,8 +2,6 @@
 abcm2ps and rsvg-convert. A `tiny` model writes the tune; its picture lands in a temporary cache."""
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 import shlex
 import shutil
@@ -15,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from musictui.app.app import make_app
-from musictui.app.screens.generate import GenerateScreen
 from musictui.app.screens.score import NO_TUNE, ScoreScreen, terminal_may_draw
 from musictui.app.tunes import Tune
+from tests.test_app import open_generate, run_async, run_dir, wait_for  # noqa: F401 (run_dir: a fixture)
 
 SIZE = (110, 34)
 TUNE = "X:1\nT:The Pictured Reel\nM:4/4\nL:1/8\nK:D\n|:ABcd efga|gfed cBAG|ABcd efga|gfed d4:|\n"
@@ -34,35 +32,6 @@ def _own_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("ALSA_CONFIG_PATH", str(config))  # read by the tmux test's app too
 
 
-@pytest.fixture
-def run_dir(tmp_path, tiny_checkpoint):
-    folder = tmp_path / "ckpt"
-    folder.mkdir()
-    shutil.copy(tiny_checkpoint, folder / tiny_checkpoint.name)
-    return folder
-
-
-def run_async(test):
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-    return wrapper
-
-
-async def wait_for(pilot, condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-async def open_generate(pilot, app) -> GenerateScreen:
-    await pilot.press("g")
-    screen = app.generate_screen
-    await wait_for(pilot, lambda: app.screen is screen and app.focused is screen.query_one("#abc"),
-                   what="the generate screen")
-    return screen
 
 
 def status(screen: ScoreScreen) -> str:
