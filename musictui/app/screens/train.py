@@ -134,7 +134,12 @@ class TrainScreen(InstalledScreen):
         self.call_after_refresh(self.set_timer, LOAD_AFTER_FIRST_FRAME_S, self._load)
         self.set_interval(CHART_EVERY_S, self._draw_chart_if_stale)
 
+    def _widgets_gone(self) -> bool:  # the app is closing: a run's "ready" came after its widgets went (seen in CI)
+        return not self.is_attached or not self.query("#status")
+
     def watch_state(self, state: str) -> None:
+        if self._widgets_gone():
+            return
         self.query_one("#status", Label).update(STATES[state], layout=False)  # one line, full width
 
     # -- the child process and the one worker that reads it ----------------------------------
@@ -183,6 +188,8 @@ class TrainScreen(InstalledScreen):
                 pass
 
     def on_train_screen_ready(self, message: Ready) -> None:
+        if self._widgets_gone():
+            return  # closing: the child saves and leaves as its pipe closes
         run = self.trainer = message.run
         event = message.event
         self.train_losses.extend(enumerate(event["train_losses"], start=1))
@@ -355,7 +362,7 @@ class TrainScreen(InstalledScreen):
         # Every widget here has a fixed size (app.tcss), so an update repaints it without a layout
         # of the whole screen: several layouts a second were most of the UI's time while training.
         m = self._last_metrics
-        if m is None or not self.is_attached:
+        if m is None or self._widgets_gone():
             return
         self.query_one("#figures", Static).update(
             f"step {m.step:,} / {m.total_steps:,}\nloss {m.loss:.3f}\nval loss {self._val_text()}\n"
@@ -373,7 +380,7 @@ class TrainScreen(InstalledScreen):
         return last + (f" (best {best:.3f})" if best is not None else "")
 
     def _show_checkpoint_text(self, text: str) -> None:
-        if text != self._checkpoint_shown:
+        if text != self._checkpoint_shown and not self._widgets_gone():
             self._checkpoint_shown = text
             self.query_one("#checkpoint", Label).update(text, layout=False)
 
@@ -386,6 +393,8 @@ class TrainScreen(InstalledScreen):
         self.state = "done" if message.finished else "paused"
 
     def on_train_screen_sample_ready(self, message: SampleReady) -> None:
+        if self._widgets_gone():
+            return
         sample = self.query_one("#sample", Static)
         sample.update(message.text.rstrip() or "(empty)", layout=False)  # its size is the screen's
         sample.border_title = f"sample from a copy of the weights at step {message.step:,}"
