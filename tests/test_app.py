@@ -92,12 +92,11 @@ def null_sound(monkeypatch, tmp_path):
     alsa_default(monkeypatch, tmp_path, "pcm.!default { type null }\n")
 
 
-@run_async
-async def test_first_frame_says_loading_then_the_run_is_ready(tmp_path, monkeypatch):
+@pytest.fixture
+def held_training(monkeypatch) -> threading.Event:
+    """The app's training process starts only once the test sets the returned event."""
     from musictui.app import train_process
 
-    # The training process is held until the test has seen the loading frame: a tiny run loads in
-    # a blink, and the check would race it.
     release = threading.Event()
 
     class HeldTrainProcess(train_process.TrainProcess):
@@ -106,6 +105,14 @@ async def test_first_frame_says_loading_then_the_run_is_ready(tmp_path, monkeypa
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(train_process, "TrainProcess", HeldTrainProcess)
+    return release
+
+
+@run_async
+async def test_first_frame_says_loading_then_the_run_is_ready(tmp_path, held_training):
+    # The training process is held until the test has seen the loading frame: a tiny run loads in
+    # a blink, and the check would race it.
+    release = held_training
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
         try:
@@ -125,19 +132,10 @@ async def test_first_frame_says_loading_then_the_run_is_ready(tmp_path, monkeypa
 
 
 @run_async
-async def test_a_run_that_loads_as_the_app_closes_is_no_error(tmp_path, monkeypatch):
+async def test_a_run_that_loads_as_the_app_closes_is_no_error(tmp_path, held_training):
     """The child's "ready" can come after the train screen's widgets are gone (seen in CI, a test
     quitting while its run loaded): it must be dropped, not raise NoMatches and fail the app."""
-    from musictui.app import train_process
-
-    release = threading.Event()
-
-    class HeldTrainProcess(train_process.TrainProcess):
-        def __init__(self, *args, **kwargs):
-            assert release.wait(60), "the test never released the load"
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(train_process, "TrainProcess", HeldTrainProcess)
+    release = held_training
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
         screen = app.train_screen

@@ -44,6 +44,13 @@ def picture_shown(screen: ScoreScreen) -> bool:
     return bool(images) and images.first().image is not None and images.first().size.area > 0
 
 
+async def open_score(pilot, app) -> ScoreScreen:
+    """Press v (on the generate screen) and wait until the score screen is shown."""
+    await pilot.press("v")
+    await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
+    return app.screen
+
+
 @needs_score_tools
 @run_async
 async def test_v_shows_the_generated_tunes_score_and_escape_returns(run_dir, tmp_path):
@@ -54,9 +61,7 @@ async def test_v_shows_the_generated_tunes_score_and_escape_returns(run_dir, tmp
         generate.query_one("#key").value = "D"  # a whole header, so abcm2ps has a tune to draw
         await pilot.press("n")
         await wait_for(pilot, lambda: generate.tunes, what="the tune")
-        await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
-        score = app.screen
+        score = await open_score(pilot, app)
         assert score.abc_text == generate.current.text
         await wait_for(pilot, lambda: picture_shown(score), what="the picture")
         image = score.query_one("#score-image")
@@ -75,25 +80,21 @@ async def test_a_tune_is_drawn_once_then_v_and_q_go_back_and_t_leaves_no_score_b
         generate = await open_generate(pilot, app)
         generate.add(Tune(number=1, text=TUNE, complete=True, source="test"))
         for key in ("v", "q"):  # q here goes back, it does not quit the app
-            await pilot.press("v")
-            await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
-            score = app.screen
+            score = await open_score(pilot, app)
             assert "The Pictured Reel" in str(score.query_one("#score-title").render())
             await wait_for(pilot, lambda: picture_shown(score), what="the picture")
             assert status(score) == ""  # abcm2ps had nothing to say about this tune
             await pilot.press(key)
             await wait_for(pilot, lambda: app.screen is generate, what="back to the generate screen")
         assert app.is_running
-        await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
+        await open_score(pilot, app)
         await pilot.press("t")  # the app's screen keys work from here, and the score screen is left
         await wait_for(pilot, lambda: app.screen is app.train_screen, what="the train screen")
         assert not any(isinstance(s, ScoreScreen) for s in app.screen_stack)
         await pilot.press("g")
         await wait_for(pilot, lambda: app.screen is generate, what="the generate screen")
         for key in ("question_mark", "n"):  # help, a new tune: over the generate screen, not the score
-            await pilot.press("v")
-            await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
+            await open_score(pilot, app)
             await pilot.press(key)
             await wait_for(pilot, lambda: not any(isinstance(s, ScoreScreen) for s in app.screen_stack),
                            what="the score screen left")
@@ -106,8 +107,7 @@ async def test_with_no_tune_yet_the_score_screen_says_to_generate_one(run_dir):
     app = make_app(checkpoint_dir=run_dir, preset="tiny")
     async with app.run_test(size=SIZE) as pilot:
         generate = await open_generate(pilot, app)
-        await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
+        await open_score(pilot, app)
         assert status(app.screen) == NO_TUNE
         assert not app.screen.query("#score-image")
         await pilot.press("escape")
@@ -121,9 +121,7 @@ async def test_a_tune_abcm2ps_cannot_draw_is_one_line_on_the_screen(run_dir):
     async with app.run_test(size=SIZE) as pilot:
         generate = await open_generate(pilot, app)
         generate.add(Tune(number=1, text="no tune here, only words\n", complete=False, source="test"))
-        await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
-        score = app.screen
+        score = await open_score(pilot, app)
         await wait_for(pilot, lambda: "abcm2ps drew no score" in status(score), what="the error line")
         assert "\n" not in status(score) and not picture_shown(score)
         assert app.is_running
@@ -141,8 +139,7 @@ async def test_a_missing_converter_is_named_on_the_screen(run_dir, tmp_path, mon
         generate = await open_generate(pilot, app)
         generate.add(Tune(number=1, text=TUNE, complete=True, source="test"))
         monkeypatch.setenv("PATH", str(tools))
-        await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, ScoreScreen), what="the score screen")
+        await open_score(pilot, app)
         await wait_for(pilot, lambda: "librsvg2-bin" in status(app.screen), what="the error line")
         assert "not installed" in status(app.screen)
 
