@@ -135,11 +135,6 @@ class MusicApp(App):
 
     # -- actions -----------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # The key of the screen already shown does nothing there: leave it out of the footer,
-        # which is too narrow for every key at 110 columns.
-        return not (action == "show" and parameters and parameters[0] == self.screen.name)
-
 
     def _help_is_open(self) -> bool:
         return self.screen.id == "help"
@@ -262,7 +257,6 @@ class MusicApp(App):
     def on_train_screen_ready(self, message: TrainScreen.Ready) -> None:
         self.generate_screen.trainer = self.train_screen  # for sampling from the live weights (its snapshot)
         freeze_long_lived()
-
 
     def play(self, wav_path: Path):
         """Play a WAV, stopping what played before; returns the Playback. Called from workers: the

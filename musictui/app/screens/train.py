@@ -371,22 +371,22 @@ class TrainScreen(InstalledScreen):
         self.query_one("#progress", ProgressBar).update(total=m.total_steps, progress=m.step)
         self.query_one("#progress-text", Label).update(
             f"step {m.step:,} of {m.total_steps:,} · {_duration(m.eta_s)} left", layout=False)
-        if self._checkpoint_text:
-            self._show_checkpoint_text(self._checkpoint_text)
+        self._draw_checkpoint()
 
     def _val_text(self) -> str:
         best = self.trainer.best_val_loss if self.trainer else None
         last = f"{self.val_losses[-1][1]:.3f}" if self.val_losses else "—"
         return last + (f" (best {best:.3f})" if best is not None else "")
 
-    def _show_checkpoint_text(self, text: str) -> None:
-        if text != self._checkpoint_shown and not self._widgets_gone():
+    def _draw_checkpoint(self) -> None:
+        text = self._checkpoint_text
+        if text and text != self._checkpoint_shown and not self._widgets_gone():
             self._checkpoint_shown = text
             self.query_one("#checkpoint", Label).update(text, layout=False)
 
     def on_train_screen_checkpoint_saved(self, message: CheckpointSaved) -> None:
         self._checkpoint_text = f"last checkpoint: {message.path}"
-        self._show_checkpoint_text(self._checkpoint_text)
+        self._draw_checkpoint()
         self.notify(f"Saved {message.path}", title="Checkpoint", markup=False)
 
     def on_train_screen_stopped(self, message: Stopped) -> None:

@@ -45,12 +45,13 @@ class KeyBar(Static):
         parts: list[Content] = []
         # The screen's own keys first (what this screen is for), then the app's; a key both bind
         # does what the screen says, as Textual dispatches it.
-        # Help and quit come next: at 110 columns the line is cut, and those two must show.
         own = [("screen", b) for b in _bindings(screen)]
         taken = {b.key for _, b in own}
         shared = [("app", b) for b in _bindings(app) if b.key not in taken]
+        # Help and quit first among the app's: at 110 columns the line is cut, and those two must show.
         shared.sort(key=lambda item: item[1].key not in FIRST_APP_KEYS)  # stable: the rest keep their order
         for namespace, binding in own + shared:
+            # The key of the screen already shown would do nothing here: no room for it.
             if not binding.show or binding.action == f"show('{screen.name}')":
                 continue
             parts.append(Content.assemble(
