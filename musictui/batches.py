@@ -19,8 +19,6 @@ import torch
 
 from musictui.errors import UserError
 
-BATCHINGS = ("random", "stateful")
-
 
 class StripeBatches:
     """`batch_size` contiguous stripes of `ids`, read `seq_length` characters a step."""

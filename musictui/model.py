@@ -10,6 +10,12 @@ from torch import nn
 from musictui.errors import UserError
 
 
+# The names a Config field accepts; the command line's flags take the same (commands/train.py).
+LR_SCHEDULES = ("constant", "cosine")
+BATCHINGS = ("random", "stateful")    # batches.py
+TRAIN_PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything that defines a model and how it is trained. Stored in every checkpoint."""
@@ -57,12 +63,11 @@ class Config:
                 raise ValueError(f"{name} must be a finite number in [{low}, {high}), not {value!r}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be above 0, not {self.learning_rate!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be constant or cosine, not {self.lr_schedule!r}")
-        if self.batching not in ("random", "stateful"):
-            raise ValueError(f"batching must be random or stateful, not {self.batching!r}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, not {self.precision!r}")
+        for field_name, names in (("lr_schedule", LR_SCHEDULES), ("batching", BATCHINGS),
+                                  ("precision", TRAIN_PRECISIONS)):
+            value = getattr(self, field_name)
+            if value not in names:
+                raise ValueError(f"{field_name} must be {' or '.join(names)}, not {value!r}")
         if type(self.warmup_steps) is not int or self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be 0 or a positive whole number, not {self.warmup_steps!r}")
 

@@ -11,24 +11,15 @@ from pathlib import Path
 
 from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument, finite_number,
                                      positive_float, positive_int, seed)
-from musictui.model import PRESETS
+from musictui.model import BATCHINGS, LR_SCHEDULES, PRESETS, TRAIN_PRECISIONS
 
-def lr_schedule(text: str) -> str:
-    if text not in ("constant", "cosine"):
-        raise argparse.ArgumentTypeError(f"choose constant or cosine, not {text!r}")
-    return text
-
-
-def batching(text: str) -> str:
-    if text not in ("random", "stateful"):
-        raise argparse.ArgumentTypeError(f"choose random or stateful, not {text!r}")
-    return text
-
-
-def precision(text: str) -> str:
-    if text not in ("fp32", "bf16"):
-        raise argparse.ArgumentTypeError(f"choose fp32 or bf16, not {text!r}")
-    return text
+def one_of(names: tuple[str, ...]):
+    """An argparse type that takes exactly one of `names` (a Config field's, from musictui.model)."""
+    def check(text: str) -> str:
+        if text not in names:
+            raise argparse.ArgumentTypeError(f"choose {' or '.join(names)}, not {text!r}")
+        return text
+    return check
 
 
 def whole_number(text: str) -> int:
@@ -59,12 +50,12 @@ OVERRIDES = {
     "--batch-size": ("batch_size", positive_int),
     "--seq-length": ("seq_length", positive_int),
     "--learning-rate": ("learning_rate", positive_float),
-    "--lr-schedule": ("lr_schedule", lr_schedule),
+    "--lr-schedule": ("lr_schedule", one_of(LR_SCHEDULES)),
     "--dropout": ("dropout", probability),
     "--grad-clip": ("grad_clip", non_negative),
-    "--batching": ("batching", batching),
+    "--batching": ("batching", one_of(BATCHINGS)),
     "--warmup": ("warmup_steps", whole_number),
-    "--precision": ("precision", precision),
+    "--precision": ("precision", one_of(TRAIN_PRECISIONS)),
     "--eval-every": ("eval_every", positive_int),
     "--checkpoint-every": ("checkpoint_every", positive_int),
 }
