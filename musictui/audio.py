@@ -24,6 +24,7 @@ from pathlib import Path
 
 from musictui import wav_cache
 from musictui.errors import UserError
+from musictui.outputs import put_whole
 
 # Tempo range offered by folkrnn.org; abc2midi's own default for a tune without Q: is 120.
 TEMPO_MIN, TEMPO_MAX, TEMPO_DEFAULT = 24, 204, 120
@@ -312,7 +313,7 @@ def midi_to_wav(midi_path: Path, wav_path: Path, timeout: float = 60) -> float:
             said = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
             why = said[-1].strip() if said else f"exit status {result.returncode}"
             raise RenderError(f"timidity made no sound from {midi_path.name}: {why}")
-        _move(wav, wav_path)
+        put_whole(wav, wav_path)
         return frames / rate
 
 
@@ -338,23 +339,12 @@ def render(abc_text: str, wav_path: Path | None = None, midi_path: Path | None =
         if cached:
             wav_cache.prune(Path(wav_path).parent, keep=Path(wav_path))
         if midi_path is not None:
-            _move(midi, Path(midi_path))
+            put_whole(midi, Path(midi_path))
         return Rendered(Path(wav_path), midi_path and Path(midi_path), report, duration)
 
 
 def _cache_path(abc_text: str, tempo: int | None) -> Path:
     return wav_cache.cache_dir() / f"tune-{hashlib.sha256(f'{tempo} {abc_text}'.encode()).hexdigest()[:16]}.wav"
-
-
-def _move(source: Path, target: Path) -> None:
-    """Put `source` at `target` whole: a reader never sees half a file (os.replace is atomic)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    try:
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)  # after a failed replace (target is a folder, say)
 
 
 def _wav_frames(path: Path) -> tuple[int, int]:

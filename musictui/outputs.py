@@ -7,6 +7,7 @@ checks its outputs here before it does any work, so a refusal costs nothing.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from musictui.errors import UserError
@@ -44,3 +45,15 @@ def check_outputs(outputs: dict[str, Path | None], inputs: list[Path], force: bo
         for other_option, other in given[i + 1:]:
             if same_file(path, other):
                 raise UserError(f"{option} and {other_option} are the same file ({path}): give each its own")
+
+
+def put_whole(source: Path, target: Path) -> None:
+    """Copy `source` to `target` whole: a reader never sees half a file (os.replace is atomic),
+    and a failed copy leaves neither a half file nor its temporary behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)  # after a failed replace (target is a folder, say)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from musictui.errors import UserError
+from musictui.outputs import put_whole
 
 TIMEOUT_S = 30
 PNG_ZOOM = 1.5  # rsvg-convert's scale: the 18 cm staff becomes ~1040 px, sharp at the full width of a
@@ -86,10 +87,7 @@ def render_svg(abc_text: str, svg_path: Path | str, timeout: float = TIMEOUT_S, 
         if not pages:
             why = warnings[0] if warnings else (said[-1] if said else f"exit status {done.returncode}")
             raise ScoreError(f"abcm2ps drew no score from the tune ({why})")
-        svg_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = svg_path.with_name(f".{svg_path.name}.tmp-{os.getpid()}")
-        shutil.copyfile(pages[0], temporary)
-        os.replace(temporary, svg_path)  # whole or not at all
+        put_whole(pages[0], svg_path)
     return Score(svg_path, warnings)
 
 
@@ -110,10 +108,7 @@ def render_png(abc_text: str, png_path: Path | str, zoom: float = PNG_ZOOM, time
         if done.returncode != 0 or not drawn.exists():
             said = done.stderr.strip().splitlines()
             raise ScoreError(f"rsvg-convert could not draw the score ({said[-1] if said else done.returncode})")
-        png_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = png_path.with_name(f".{png_path.name}.tmp-{os.getpid()}")
-        shutil.copyfile(drawn, temporary)
-        os.replace(temporary, png_path)  # whole or not at all
+        put_whole(drawn, png_path)
     return Picture(png_path, score.warnings)
 
 
