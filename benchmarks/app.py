@@ -6,9 +6,10 @@
    is drawn. The time includes starting Python and tmux's own start-up: an upper bound.
 2. Key latency while training: `key_latency.run_once` on this tree (see benchmarks/key_latency.py,
    which also compares trees side by side). Polling costs a few ms per look: an upper bound.
-3. Streaming: the characters per second of a tune streamed in the app (its worker's own count,
-   with the UI thread drawing every 0.1 s batch) against `Sampler.stream` alone in a separate
-   process: same checkpoint, seed and settings, so the very same characters.
+3. Streaming: the characters per second of a tune streamed in the app (as its generate screen
+   received them from the sampling process, with the UI drawing every 0.1 s batch) against
+   `Sampler.stream` alone in a separate process: same checkpoint, seed and settings, so the very
+   same characters.
 """
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def in_app_rate(checkpoint: Path, seed: int, length: int) -> float:
                 screen = app.generate_screen
                 await pilot.press("g")
                 screen.query_one("#seed").value = str(seed)
-                # Warm the sampler cache first, as the headless run loads before its clock starts.
+                # Load the model in the sampling process first, as the headless run loads before its clock starts.
                 await pilot.press("n")
                 while not screen.tunes:
                     await pilot.pause(0.05)

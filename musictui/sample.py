@@ -9,84 +9,19 @@ matrix-vector product with the recurrent weights and one with the output layer.
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from musictui.data import Vocabulary
 from musictui.errors import UserError
-from musictui.limits import SEED_MAX, TEMPERATURE_MAX, TEMPERATURE_MIN
 from musictui.model import CharLSTM
-from musictui.notation.fields import check_header_fields, check_prompt
-from musictui.notation.form import TUNE_TYPES, FormPlan
+from musictui.sample_settings import DEFAULT_PROMPT, SampleSettings, build_prompt  # noqa: F401 (callers import them from here)
 from musictui.notation.tunes import TuneCounter, extract_tunes  # noqa: F401 (callers import them from here)
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PROMPT = "X:1\n"
-
-
-@dataclass
-class SampleSettings:
-    temperature: float = 1.0        # < 1 plays safe, > 1 takes risks; must be > 0
-    top_k: int | None = None        # sample only among the k likeliest characters
-    top_p: float | None = None      # ... or among the fewest whose probabilities add up to p (0 < p <= 1)
-    seed: int | None = None         # the same checkpoint, settings and seed give the same characters
-    max_length: int = 2000          # characters per tune at most (the prompt not counted): a tune
-                                    # still open after this many stops the sampling
-    tunes: int | None = 1           # stop once this many tunes are complete (None: only max_length)
-    meter_aware: bool = True        # mask characters that would make a bar the wrong length (issue 8:
-                                    # 96% of tunes with every bar right, against 14% without)
-    form: FormPlan | None = field(default_factory=FormPlan)  # with meter_aware, keep the tune on
-                                    # this plan of parts and bars, ending on the tonic (issue 11);
-                                    # None: free form, the meter alone
-
-    def check(self) -> None:
-        """The command line's ranges (musictui.limits), for the app and every other caller too."""
-        if not (math.isfinite(self.temperature) and TEMPERATURE_MIN <= self.temperature <= TEMPERATURE_MAX):
-            raise UserError(f"temperature must be between {TEMPERATURE_MIN} and {TEMPERATURE_MAX:g} "
-                            f"(got {self.temperature})")
-        if self.top_p is not None and not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
-            raise UserError(f"top-p must be above 0 and at most 1 (got {self.top_p})")
-        if self.seed is not None and not 0 <= self.seed <= SEED_MAX:
-            raise UserError(f"the seed must be a whole number from 0 to 2**63-1 (got {self.seed})")
-        if self.top_k is not None and self.top_k < 1:
-            raise UserError(f"top-k must be at least 1 (got {self.top_k})")
-        if self.max_length < 1:
-            raise UserError(f"the length must be at least 1 (got {self.max_length})")
-        if self.tunes is not None and self.tunes < 1:
-            raise UserError(f"--tunes must be at least 1 (got {self.tunes})")
-        if self.form is not None:
-            self.form.check()
-
-
-def build_prompt(title: str | None = None, meter: str | None = None, key: str | None = None,
-                 unit: str | None = None, prefix: str | None = None, tune_type: str | None = None) -> str:
-    """A tune header from the fields given, in the corpus's order (X, T, M, L, K), as folkrnn.org
-    offers; or a free ABC `prefix`. With `key` the header is complete and the model starts the
-    tune's body; without it, the model writes the remaining fields itself."""
-    if prefix and any((title, meter, key, unit, tune_type)):
-        raise UserError("give either a free prompt or header fields (title, meter, key), not both")
-    if prefix:
-        check_prompt(prefix)
-        return prefix
-    if tune_type is not None:
-        if tune_type not in TUNE_TYPES:
-            raise UserError(f"unknown tune type {tune_type!r}: use one of {', '.join(TUNE_TYPES)}")
-        meter = meter or TUNE_TYPES[tune_type]  # the type's usual meter, unless one is given
-    check_header_fields(meter, key, unit)
-    header = "X:1\n"
-    for name, value in (("T", title), ("R", tune_type), ("M", meter), ("L", unit), ("K", key)):
-        if value:
-            if "\n" in value:
-                raise UserError(f"the {name}: field must be one line")
-            header += f"{name}:{value.strip()}\n"
-    return header
-
 
 class Sampler:
     """Samples characters from a trained CharLSTM. Holds its own copy of what it needs."""

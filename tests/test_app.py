@@ -278,16 +278,17 @@ async def test_the_same_seed_gives_the_same_tune_and_the_list_shows_each(run_dir
 
 @run_async
 async def test_generating_from_the_live_training_weights_leaves_training_alone(tmp_path, null_sound, monkeypatch):
-    from musictui.sample import Sampler
+    from musictui.app.sources import Weights
 
-    sampled_files = []  # every file a Sampler is loaded from
-    from_checkpoint = Sampler.from_checkpoint.__func__
+    sampled_files = []  # every file handed to the sampling process
+    file_for = Weights.file_for
 
-    def spy(cls, path, *args, **kwargs):
+    def spy(self, *args, **kwargs):
+        path, described = file_for(self, *args, **kwargs)
         sampled_files.append(Path(path))
-        return from_checkpoint(cls, path, *args, **kwargs)
+        return path, described
 
-    monkeypatch.setattr(Sampler, "from_checkpoint", classmethod(spy))
+    monkeypatch.setattr(Weights, "file_for", spy)
     app = make_app(checkpoint_dir=tmp_path / "ckpt", preset="tiny", overrides=dict(steps=100_000), autostart=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.train_screen.state == "training")

@@ -31,3 +31,12 @@ def test_which_checkpoint_is_decided_without_torch():
     # The app's first frame and --help consult the policy: it must not pull torch in.
     modules = loaded_after("import musictui.runs, musictui.app.sources, musictui.commands.common")
     assert "torch" not in modules
+
+
+def test_the_ui_reads_a_tunes_settings_without_torch():
+    # Tunes are sampled in a process of their own (app/sample_process.py): importing torch in the
+    # UI's process at the first n held the screen for 1.75 s.
+    modules = loaded_after("from musictui.app.tunes import read_settings; "
+                           "read_settings(temperature='1.0', seed='', title='', meter='', key='')")
+    assert "musictui.sample_settings" in modules
+    assert "torch" not in modules

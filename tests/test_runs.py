@@ -52,12 +52,12 @@ def test_resolve_order_named_file_then_named_folder_then_checkpoints_then_shippe
 def test_the_command_line_the_app_and_load_checkpoint_choose_the_same_file(tiny_checkpoint, tmp_path, monkeypatch):
     import shutil
 
-    from musictui.app.sources import NEWEST, SHIPPED, SamplerCache, default_source
+    from musictui.app.sources import NEWEST, SHIPPED, Weights, default_source
     from musictui.checkpoint import load_checkpoint
     from musictui.commands.common import find_checkpoint
 
     monkeypatch.chdir(tmp_path)
-    cache = SamplerCache(Path("checkpoints"))
+    cache = Weights(Path("checkpoints"))
     assert default_source(Path("checkpoints"), None) == SHIPPED
     assert cache._resolve(SHIPPED) == find_checkpoint(None) == runs.shipped_checkpoint()
     with pytest.raises(UserError, match="no checkpoint in checkpoints yet"):

@@ -132,6 +132,7 @@ class MusicApp(App):
 
     def on_unmount(self) -> None:
         self.train_screen.close_child()  # the child leaves when its pipe closes: never orphaned
+        self.generate_screen.sampling.close()  # so does the sampler's
 
     # -- actions -----------------------------------------------------------------------------
 

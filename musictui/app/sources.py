@@ -35,37 +35,25 @@ def default_source(checkpoint_dir: Path, explicit: Path | None) -> str:
     return NEWEST if runs.list_checkpoints(checkpoint_dir) else SHIPPED  # runs imports no torch
 
 
-class SamplerCache:
-    """Loads samplers for sources, keeping the last file's so a second tune starts at once."""
+class Weights:
+    """Finds the checkpoint file behind a source; the sampling process loads it (and keeps the
+    last one it loaded, so a second tune from the same file starts at once)."""
 
     def __init__(self, checkpoint_dir: Path):
         self.checkpoint_dir = checkpoint_dir
-        self._key: tuple | None = None
-        self._sampler = None
 
-    def sampler_for(self, source: str, trainer=None):
-        """(Sampler, description of the weights) for a source; UserError when there are none."""
-        from musictui.app.training import leave_a_core_for_the_ui
-        from musictui.sample import Sampler
-
-        # The sampler runs in this process, beside the UI: on torch's default of every core its
-        # threads wait on each other whenever the UI (or training) holds one, and in-app streaming
-        # fell to 28% of the headless sampler on a busy 2-core machine.
-        leave_a_core_for_the_ui()
-
+    def file_for(self, source: str, trainer=None) -> tuple[Path, str]:
+        """(checkpoint file, description of the weights) for a source; UserError when there are none."""
         if source == LIVE:
             if trainer is None:
                 raise UserError("no training run is loaded yet: open the train screen (t) and wait for it")
             # `trainer` is the train screen: its child writes the weights as they are to a file of
             # its own, between two steps; training goes on untouched.
             path, step = trainer.snapshot()
-            return Sampler.from_checkpoint(path), f"training weights at step {step}"
+            return path, f"training weights at step {step}"
         path = self._resolve(source)
-        key = (path, path.stat().st_mtime_ns)
-        if key != self._key:
-            self._sampler, self._key = Sampler.from_checkpoint(path), key
         # The shipped model by its name: its full path is an install detail.
-        return self._sampler, f"the shipped model ({path.name})" if source == SHIPPED else str(path)
+        return path, f"the shipped model ({path.name})" if source == SHIPPED else str(path)
 
     def _resolve(self, source: str) -> Path:
         # The same policy as the command line (musictui.runs); only the messages are the app's.

@@ -32,7 +32,7 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None, preset: str, device
 
 
 def leave_a_core_for_the_ui() -> None:
-    """For the sampler in the UI's process. Torch takes every core by default; its threads then wait
+    """For the app's sampling process. Torch takes every core by default; its threads then wait
     on each other whenever the UI (or another process) holds one, and on a busy 2-core machine a tiny
     step took 100x longer (0.3 s instead of 3 ms). One core fewer keeps the screen responsive, and a
     batch-1 step gains nothing from a second thread anyway. OMP_NUM_THREADS, if set, wins."""

@@ -43,7 +43,7 @@ def read_settings(temperature: str, seed: str, title: str, meter: str, key: str,
     """The sampler's settings and header prompt from the screen's input texts, or a UserError.
     A blank field means the default: temperature 1.0, a random seed, no top-k or top-p cut, the
     form 2x8 (two parts of eight bars), any tune type."""
-    from musictui.sample import SampleSettings, build_prompt
+    from musictui.sample_settings import SampleSettings, build_prompt
 
     temp = _number(temperature, float, "temperature must be a number such as 0.8", 1.0)
     seed_value = _number(seed, int, "the seed must be a whole number (or blank for a random one)")

@@ -1,8 +1,9 @@
 """The generate screen: a tune streams into a Log one batch of characters at a time, then plays.
 
-The sampling worker loops over `Sampler.stream()` and posts what it sampled every ~0.1 s: `Log`
-appends to its last line and redraws only that, so the screen keeps up with a sampler writing
-thousands of characters a second. When the tune ends, a second worker renders it (abc2midi,
+The sampler runs in a process of its own (`app/sample_process.py`), so its steps never wait for
+the UI's GIL; the sampling worker reads what it sends, a batch every ~0.1 s, and posts it. The
+`TuneLog` appends to its last line and redraws only itself, so the screen keeps up with a sampler
+writing thousands of characters a second. When the tune ends, a second worker renders it (abc2midi,
 timidity) and plays it; the report and any trouble come back as messages or notifications.
 """
 from __future__ import annotations
@@ -24,12 +25,11 @@ from musictui.app.screens.installed import InstalledScreen
 from musictui.app.screens.score import ScoreScreen  # at import: textual-image asks the terminal before the app runs
 from musictui.app.size import TOO_SMALL
 from musictui.app.widgets.key_bar import KeyBar
-from musictui.app.sources import SamplerCache, default_source, source_options
+from musictui.app.widgets.tune_log import TuneLog
+from musictui.app.sample_process import SampleProcess
+from musictui.app.sources import Weights, default_source, source_options
 from musictui.app.tunes import Tune
 
-WRITE_EVERY_S = 0.1  # characters are batched this long before one write to the Log: each write costs
-                     # the UI thread a repaint that holds the GIL, and the sampler waits for it (0.04 s
-                     # measured ~300 chars/s in the app against ~500 at 0.1 s, headless ~750)
 FIELDS = ("temperature", "top_k", "top_p", "seed", "form", "tune_type", "title", "meter", "key")  # read_settings's inputs
 
 
@@ -73,7 +73,8 @@ class GenerateScreen(InstalledScreen):
         super().__init__(name="generate")
         self.settings = settings
         self.trainer = None  # set by the app once the train screen has loaded its run
-        self.samplers = SamplerCache(settings.checkpoint_dir)
+        self.weights = Weights(settings.checkpoint_dir)
+        self.sampling = SampleProcess()  # the sampler's own process, started when this screen shows
         self.source = default_source(settings.checkpoint_dir, settings.generate_checkpoint)
         self.tunes: list[Tune] = []
         self.current: Tune | None = None
@@ -114,13 +115,16 @@ class GenerateScreen(InstalledScreen):
                 yield OptionList(id="tunes")
             with Vertical(id="tune-pane"):
                 yield Label("Press n for a new tune.", id="gen-status", markup=False)
-                yield Log(id="abc", max_lines=400)
+                yield TuneLog(id="abc", max_lines=400)
                 yield Static("", id="report", markup=False)
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.sub_title = "generate"
         self.query_one("#abc", Log).focus()
+
+    def on_screen_resume(self) -> None:
+        self.sampling.start()  # its process imports torch while the user picks settings, not after n
 
     def action_leave_input(self) -> None:
         self.query_one("#abc", Log).focus()  # so single-letter keys are commands again
@@ -182,25 +186,19 @@ class GenerateScreen(InstalledScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate", name="sampling a tune")
     def _stream(self, run: int, source: str, prompt: str, settings) -> None:
         worker = get_current_worker()
-        sampler, described = self.samplers.sampler_for(source, self.trainer)
-        self.post_message(self.Started(run, described))
-        pending: list[str] = []
+        path, described = self.weights.file_for(source, self.trainer)
         out: list[str] = []
-        start = last_write = time.perf_counter()
-        for ch in sampler.stream(prompt, settings):
-            if worker.is_cancelled:
-                return
-            pending.append(ch)
-            now = time.perf_counter()
-            if now - last_write >= WRITE_EVERY_S:
-                out.extend(pending)
-                self.post_message(self.Chars(run, "".join(pending)))
-                pending, last_write = [], now
-        seconds = time.perf_counter() - start
-        out.extend(pending)
-        if pending:
-            self.post_message(self.Chars(run, "".join(pending)))
-        self.post_message(self.Finished(run, prompt + "".join(out), len(out), seconds, settings))
+        start = time.perf_counter()
+        for kind, value in self.sampling.stream(path, prompt, settings, cancelled=lambda: worker.is_cancelled):
+            if kind == "loaded":
+                start = time.perf_counter()  # the rate shown is the one this screen received at
+                self.post_message(self.Started(run, described))
+            elif kind == "chars":
+                out.append(value)
+                self.post_message(self.Chars(run, value))
+            elif kind == "finished":
+                chars, _ = value
+                self.post_message(self.Finished(run, prompt + "".join(out), chars, time.perf_counter() - start, settings))
 
     def on_generate_screen_started(self, message: Started) -> None:
         if message.run == self._run:
