@@ -16,8 +16,8 @@ itself, which can only make the lab's time shorter and so the ratio larger (a co
 figure). With `--report DIR` it only reads the metrics of an earlier run's folder.
 
 Usage:
-  python benchmarks/time_to_quality.py [--out DIR] [--lab-steps 500] [--recipe-steps 350] \
-      [--recipe "--batch-size 16 --precision bf16 --warmup 20 --lr-schedule cosine"] [--seed 0] [--eval-every 25]
+  python benchmarks/time_to_quality.py [--out DIR] [--lab-steps 400] [--recipe-steps 600] \
+      [--recipe "--hidden-size 512 --batch-size 16 --precision bf16 --warmup 20 --lr-schedule cosine"] [--seed 0] [--eval-every 25]
   python benchmarks/time_to_quality.py --report DIR
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_RECIPE = "--batch-size 16 --precision bf16 --warmup 20 --lr-schedule cosine"
+DEFAULT_RECIPE = "--hidden-size 512 --batch-size 16 --precision bf16 --warmup 20 --lr-schedule cosine"
 
 
 def train_command(folder: Path, steps: int, seed: int, eval_every: int, extra: list[str]) -> list[str]:
@@ -86,8 +86,8 @@ def report(out: Path, commands: dict | None = None) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/time-to-quality"))
-    parser.add_argument("--lab-steps", type=int, default=500)
-    parser.add_argument("--recipe-steps", type=int, default=350)
+    parser.add_argument("--lab-steps", type=int, default=400)
+    parser.add_argument("--recipe-steps", type=int, default=600)
     parser.add_argument("--recipe", default=DEFAULT_RECIPE, help="the recipe's flags beside --preset lab")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval-every", type=int, default=25)
