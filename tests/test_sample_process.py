@@ -110,3 +110,15 @@ sys.stdin.read()  # held, mid-tune, until killed
         time.sleep(0.1)
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the sampling process outlived the app by 20 s")
+
+
+def test_a_child_that_dies_mid_tune_is_one_line_and_the_next_tune_starts_another(sampling, tiny_checkpoint):
+    stream = sampling.stream(tiny_checkpoint, PROMPT, ENDLESS)
+    assert next(stream)[0] == "loaded"
+    first = sampling.process
+    first.kill()  # the OOM killer, say
+    with pytest.raises(UserError, match="the sampling process ended unexpectedly.*press n to start it again"):
+        for _ in stream:
+            pass
+    assert written(sampling.stream(tiny_checkpoint, PROMPT, SHORT)) == here(tiny_checkpoint, SHORT)
+    assert sampling.process is not first

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict
@@ -66,6 +67,7 @@ class _Child:
             if command.get("do") == "cancel":
                 self.cancel.set()
                 continue
+            self.cancel.clear()  # here, not when the stream starts: a cancel sent after it must count
             with self.wake:
                 self.commands.append(command)
                 self.wake.notify()
@@ -91,7 +93,6 @@ class _Child:
     def stream(self, command: dict) -> None:
         from musictui.errors import UserError
 
-        self.cancel.clear()
         try:
             sampler = self.sampler_for(Path(command["path"]))
             self.emit("loaded")
@@ -151,6 +152,9 @@ class SampleProcess:
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
         self.lock = threading.Lock()  # one stream at a time
+        # The child's stderr goes to a file, not the terminal the app draws on; its last line says
+        # why, should the child die.
+        self.stderr = tempfile.TemporaryFile("w+")
 
     def start(self) -> None:
         """Start the child now (it imports torch while the user picks settings), if not running."""
@@ -160,9 +164,14 @@ class SampleProcess:
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "musictui.app.sample_process"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         return self.process
+
+    def _last_words(self) -> str:
+        self.stderr.seek(0)
+        lines = [line.strip() for line in self.stderr.read().splitlines() if line.strip()]
+        return f" ({lines[-1]})" if lines else ""
 
     def stream(self, path: Path, prompt: str, settings, cancelled=lambda: False):
         """Yield ("loaded", None) once the weights are in, ("chars", text) as they come, then
@@ -189,7 +198,7 @@ class SampleProcess:
                     yield kind, event.get("text")
                     if cancelled():
                         return
-                raise UserError("the sampling process ended unexpectedly: press n to start it again")
+                raise UserError(f"the sampling process ended unexpectedly{self._last_words()}: press n to start it again")
             finally:
                 if not ended:  # cut short (cancelled, or the caller left): stop the child, read to its end
                     self._send(child, {"do": "cancel"})
@@ -213,6 +222,7 @@ class SampleProcess:
             pass
 
     def close(self, timeout: float = 10) -> None:
+        self.stderr.close()
         if self.process is not None and self.process.poll() is None:
             try:
                 self.process.stdin.close()
