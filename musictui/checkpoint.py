@@ -248,16 +248,14 @@ def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 def _check_shapes(ckpt: Checkpoint) -> None:
     """The weights must match the checkpoint's own vocabulary and config, before anyone uses them."""
-    with torch.device("meta"):  # shapes only: no memory, no random initialisation of the weights
-        expected = CharLSTM.from_config(len(ckpt.vocab), ckpt.config).state_dict()
-    for name, tensor in expected.items():
+    for name, shape in CharLSTM.weight_shapes(len(ckpt.vocab), ckpt.config).items():
         got = ckpt.model_state.get(name)
         if got is None:
             raise UserError(f"{ckpt.path}: the weights lack {name}")
-        if tuple(got.shape) != tuple(tensor.shape):
+        if tuple(got.shape) != shape:
             raise UserError(
                 f"{ckpt.path}: {name} has shape {tuple(got.shape)}, but its vocabulary ({len(ckpt.vocab)} "
-                f"characters) and settings need {tuple(tensor.shape)}"
+                f"characters) and settings need {shape}"
             )
 
 

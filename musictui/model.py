@@ -124,6 +124,16 @@ class CharLSTM(nn.Module):
     def from_config(cls, vocab_size: int, config: Config) -> "CharLSTM":
         return cls(vocab_size, config.embedding_dim, config.hidden_size, config.dropout)
 
+    @staticmethod
+    def weight_shapes(vocab_size: int, config: Config) -> dict[str, tuple[int, ...]]:
+        """The state_dict's shapes, by arithmetic: checking a checkpoint against its own settings
+        must neither allocate what a hostile config asks for nor build on the meta device (whose
+        first use imports torch's reference ops: 1.3 s of every checkpoint load).
+        tests/test_checkpoint.py checks these against the module's own state_dict."""
+        V, E, H = vocab_size, config.embedding_dim, config.hidden_size
+        return {"embedding.weight": (V, E), "lstm.weight_ih_l0": (4 * H, E), "lstm.weight_hh_l0": (4 * H, H),
+                "lstm.bias_ih_l0": (4 * H,), "lstm.bias_hh_l0": (4 * H,), "fc.weight": (V, H), "fc.bias": (V,)}
+
     def forward(self, x: torch.Tensor, state=None):
         """x: (batch, seq) character indices -> (logits (batch, seq, vocab), (h, c))."""
         out, state = self.lstm(self.embedding(x), state)

@@ -156,3 +156,14 @@ def test_resume_rejects_another_vocabulary(trained, tmp_path):
     ckpt = load_checkpoint(trained.save())
     with pytest.raises(UserError, match="another vocabulary"):
         Trainer(other, ckpt.config, tmp_path / "x", resume_from=ckpt)
+
+
+@pytest.mark.parametrize("sizes", [dict(embedding_dim=16, hidden_size=48), dict(embedding_dim=7, hidden_size=5)])
+def test_the_shapes_a_load_checks_are_the_models_own(sizes):
+    """CharLSTM.weight_shapes is arithmetic (a load must not build what a hostile config asks for):
+    it must stay what the module itself holds."""
+    from musictui.model import PRESETS, CharLSTM
+
+    config = PRESETS["tiny"].override(**sizes)
+    model = CharLSTM.from_config(83, config)
+    assert CharLSTM.weight_shapes(83, config) == {name: tuple(t.shape) for name, t in model.state_dict().items()}
