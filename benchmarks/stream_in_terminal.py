@@ -23,7 +23,6 @@ from app import headless_rate  # beside this file: python puts its folder on sys
 from key_latency import tmux, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "musictui" / "shipped" / "folk-lab-dropout.safetensors"
 
 
 def app_rates(tunes: int) -> list[int]:
@@ -56,7 +55,9 @@ def main() -> None:
     parser.add_argument("--tunes", type=int, default=5)
     args = parser.parse_args()
     in_app = app_rates(args.tunes)[1:]
-    headless = [headless_rate(SHIPPED, seed, 1500, threads=1) for seed in range(1, args.tunes + 1)]
+    from musictui.runs import shipped_checkpoint  # what the app samples from an empty folder
+
+    headless = [headless_rate(shipped_checkpoint(), seed, 1500, threads=1) for seed in range(1, args.tunes + 1)]
     app, alone = statistics.median(in_app), statistics.median(headless)
     print(f"in the app (tmux): {', '.join(map(str, in_app))} chars/s; headless on one thread: "
           f"{', '.join(f'{h:.0f}' for h in headless)} chars/s; medians {app:,.0f} against {alone:,.0f} "

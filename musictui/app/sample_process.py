@@ -198,6 +198,11 @@ class SampleProcess:
                     yield kind, event.get("text")
                     if cancelled():
                         return
+                # Its output ended: it is dead or dying (the pipe can close a moment before the
+                # process is gone, when poll() would still call it alive). The next tune starts another.
+                child.kill()
+                child.wait(10)
+                self.process = None
                 raise UserError(f"the sampling process ended unexpectedly{self._last_words()}: press n to start it again")
             finally:
                 if not ended:  # cut short (cancelled, or the caller left): stop the child, read to its end
