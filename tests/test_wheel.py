@@ -40,7 +40,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_exactly_one_model_and_its_card(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert [n for n in names if n.endswith(".safetensors")] == ["musictui/shipped/folk-lab-dropout.safetensors"]
+    assert [n for n in names if n.endswith(".safetensors")] == ["musictui/shipped/folk-keys-512.safetensors"]
     assert "musictui/shipped/README.md" in names
     assert "musictui/app/app.tcss" in names
 
@@ -64,6 +64,6 @@ def test_installed_wheel_generates_a_tune_from_an_empty_folder(wheel, tmp_path):
     assert Path(where).is_relative_to(venv), f"musictui came from {where}, not the installed wheel"
     out = run(venv / "bin" / "musictui", "generate", "--tunes", "1", "--seed", "1", cwd=empty, env=env)
     # The model came from the installed package, and it wrote one whole tune.
-    assert f"{venv}/lib/" in out.stderr and "shipped/folk-lab-dropout.safetensors" in out.stderr, out.stderr
+    assert f"{venv}/lib/" in out.stderr and "shipped/folk-keys-512.safetensors" in out.stderr, out.stderr
     assert "% 1 complete tune(s)" in out.stderr, out.stderr
     assert out.stdout.startswith("X:1\n") and "\nK:" in out.stdout, out.stdout
