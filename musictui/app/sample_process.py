@@ -169,8 +169,11 @@ class SampleProcess:
         return self.process
 
     def _last_words(self) -> str:
-        self.stderr.seek(0)
-        lines = [line.strip() for line in self.stderr.read().splitlines() if line.strip()]
+        try:
+            self.stderr.seek(0)
+            lines = [line.strip() for line in self.stderr.read().splitlines() if line.strip()]
+        except ValueError:  # closed: the app is closing, and so is its stream
+            return ""
         return f" ({lines[-1]})" if lines else ""
 
     def stream(self, path: Path, prompt: str, settings, cancelled=lambda: False):
@@ -227,7 +230,6 @@ class SampleProcess:
             pass
 
     def close(self, timeout: float = 10) -> None:
-        self.stderr.close()
         if self.process is not None and self.process.poll() is None:
             try:
                 self.process.stdin.close()
@@ -237,6 +239,7 @@ class SampleProcess:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.stderr.close()
 
 
 if __name__ == "__main__":
