@@ -12,36 +12,21 @@ interpreter's venv (the tree's own code: PYTHONPATH).
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
-from key_latency import tmux, wait_for  # beside this file: python puts its folder on sys.path
+from key_latency import app_in_tmux, tmux, wait_for  # beside this file: python puts its folder on sys.path
 
 
 def first_tune(tree: Path, settle: float) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        name = "musictui-first-tune"
-        command = (f"cd {folder} && XDG_DATA_HOME={folder} XDG_CACHE_HOME={folder} PYTHONPATH={tree} "
-                   f"exec {sys.executable} -m musictui --preset small --checkpoint-dir ckpt")
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "40", command], check=True)
-        try:
-            wait_for(name, "press space")
-            tmux("send-keys", "-t", name, "g")
-            wait_for(name, "musictui — generate")
-            time.sleep(settle)
-            start = time.perf_counter()
-            tmux("send-keys", "-t", name, "n")
-            wait_for(name, "Loading the model")
-            shown = time.perf_counter() - start
-            wait_for(name, "Tune 1")
-            done = time.perf_counter() - start
-            tmux("send-keys", "-t", name, "q")
-            time.sleep(3)
-        finally:
-            subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+    with app_in_tmux(tree, name := "musictui-first-tune"):
+        tmux("send-keys", "-t", name, "g")
+        wait_for(name, "musictui — generate")
+        time.sleep(settle)
+        start = time.perf_counter()
+        tmux("send-keys", "-t", name, "n")
+        shown = wait_for(name, "Loading the model") - start
+        done = wait_for(name, "Tune 1") - start
     return shown, done
 
 

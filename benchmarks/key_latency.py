@@ -12,6 +12,7 @@ KEYS_VERBOSE=1 prints every press to stderr. `benchmarks/app.py` uses `run_once`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import statistics
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 
 def tmux(*args: str) -> str:
@@ -32,6 +34,26 @@ def wait_for(name: str, text: str, timeout: float = 120) -> float:
             return time.perf_counter()
         time.sleep(0.005)
     raise RuntimeError(f"{text!r} did not appear in {timeout} s:\n" + tmux("capture-pane", "-p", "-t", name))
+
+
+@contextlib.contextmanager
+def app_in_tmux(tree: Path | str, name: str):
+    """The app of `tree` in a 140×40 tmux session, run from an empty folder (so it samples from the
+    shipped model, and keeps its tunes and caches there): yields once the train screen is ready,
+    then quits it with q and kills the session."""
+    with tempfile.TemporaryDirectory() as folder:
+        folder = shlex.quote(folder)
+        command = (f"cd {folder} && XDG_DATA_HOME={folder} XDG_CACHE_HOME={folder} "
+                   f"PYTHONPATH={shlex.quote(str(tree))} exec {shlex.quote(sys.executable)} -m musictui "
+                   "--preset small --checkpoint-dir ckpt")
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "40", command], check=True)
+        try:
+            wait_for(name, "press space")
+            yield
+            tmux("send-keys", "-t", name, "q")
+            time.sleep(3)
+        finally:
+            tmux("kill-session", "-t", name)
 
 
 def run_once(tree: str, presses: int, train: bool = True) -> tuple[float, list[float]]:

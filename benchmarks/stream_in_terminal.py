@@ -13,40 +13,27 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from app import headless_rate  # beside this file: python puts its folder on sys.path
-from key_latency import tmux, wait_for
+from key_latency import app_in_tmux, tmux, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def app_rates(tunes: int) -> list[int]:
     rates = []
-    with tempfile.TemporaryDirectory() as folder:
-        name = "musictui-stream-rate"
-        command = (f"cd {folder} && XDG_DATA_HOME={folder} XDG_CACHE_HOME={folder} PYTHONPATH={ROOT} "
-                   f"exec {sys.executable} -m musictui --preset small --checkpoint-dir ckpt")
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "140", "-y", "40", command], check=True)
-        try:
-            wait_for(name, "press space")
-            time.sleep(2)
-            tmux("send-keys", "-t", name, "g")
-            wait_for(name, "musictui — generate")
-            for i in range(1, tunes + 1):
-                tmux("send-keys", "-t", name, "n")
-                wait_for(name, f"Tune {i}:", timeout=120)
-                line = next(l for l in tmux("capture-pane", "-p", "-t", name).splitlines() if f"Tune {i}:" in l)
-                rates.append(int(re.search(r"\(([\d,]+) chars/s\)", line).group(1).replace(",", "")))
-                time.sleep(4)  # its render, and the first seconds of its playback
-            tmux("send-keys", "-t", name, "q")
-            time.sleep(3)
-        finally:
-            tmux("kill-session", "-t", name)
+    with app_in_tmux(ROOT, name := "musictui-stream-rate"):
+        time.sleep(2)
+        tmux("send-keys", "-t", name, "g")
+        wait_for(name, "musictui — generate")
+        for i in range(1, tunes + 1):
+            tmux("send-keys", "-t", name, "n")
+            wait_for(name, f"Tune {i}:", timeout=120)
+            line = next(l for l in tmux("capture-pane", "-p", "-t", name).splitlines() if f"Tune {i}:" in l)
+            rates.append(int(re.search(r"\(([\d,]+) chars/s\)", line).group(1).replace(",", "")))
+            time.sleep(4)  # its render, and the first seconds of its playback
     return rates
 
 
