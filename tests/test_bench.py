@@ -27,6 +27,10 @@ def test_bench_prints_every_figure_beside_the_lab_loops_in_the_repository(precis
     assert result["gen_precision"] == precision
     assert result["sizes"] == {"embedding": 256, "hidden": 1024, "batch": 32, "seq": 100, "vocab": 83}
     assert result["torch_threads"] >= 1 and result["cpu"]
+    # Lab-sized weights or random ones, never a model of other sizes (the shipped one has 512 units).
+    if not result["gen_model"].startswith("random weights"):
+        from musictui.checkpoint import load_checkpoint
+        assert load_checkpoint(result["gen_model"]).config.hidden_size == 1024
     # The lab's loops come from this repository, not from anything beside it.
     assert Path(result["reference"]) == ROOT / "benchmarks" / "lab.py"
     assert result["gen_ratio"] == round(result["gen_chars_per_s"] / result["reference_gen_chars_per_s"], 2)

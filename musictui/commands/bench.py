@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=32, help="tunes side by side for batched generation (default 32)")
     parser.add_argument("--rounds", type=positive_int, default=2, help="alternating rounds; the best of each is kept (default 2)")
     parser.add_argument("--checkpoint", type=Path, metavar="PATH",
-                        help="a lab-sized checkpoint to generate from (default: the shipped model if present, "
+                        help="a lab-sized checkpoint to generate from (default: the shipped model if it is lab-sized, "
                              "else random weights; speed of the plain sampler does not depend on them)")
 
 
@@ -112,14 +112,19 @@ def run(args: argparse.Namespace) -> int:
     lab = PRESETS["lab"]
     corpus = load_corpus()
     torch.manual_seed(0)
-    # Not ./checkpoints: the bench needs lab-sized weights, and the user's own may be any size.
+    # Not ./checkpoints: the bench needs lab-sized weights, and the user's own may be any size. The
+    # shipped model only where it is lab-sized: the one shipped since 2026-12-03 has 512 units.
     model_path = resolve_named(args.checkpoint) if args.checkpoint else shipped_checkpoint()
+    sampler, random_note = None, "random weights"
     if model_path:
         sampler = Sampler.from_checkpoint(model_path, precision=args.precision)
         if sampler.hidden_size != lab.hidden_size:
-            from musictui.errors import UserError
-            raise UserError(f"{model_path} is not lab-sized (hidden {sampler.hidden_size}): pass a lab checkpoint")
-    else:
+            if args.checkpoint:
+                from musictui.errors import UserError
+                raise UserError(f"{model_path} is not lab-sized (hidden {sampler.hidden_size}): pass a lab checkpoint")
+            sampler, random_note = None, f"random weights (the shipped model has {sampler.hidden_size} units, not the lab's)"
+            model_path = None
+    if sampler is None:
         sampler = Sampler(CharLSTM.from_config(len(corpus.vocab), lab), corpus.vocab, args.precision)
     sizes = ["--batch", str(lab.batch_size), "--seq", str(lab.seq_length),
              "--embedding", str(lab.embedding_dim), "--hidden", str(lab.hidden_size)]
@@ -151,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         "gen_precision": sampler.precision,
         "gen_meter_aware_chars_per_s": round(best["gen_meter_aware"], 1),
         "meter_aware_speed_ratio": ratio("gen_meter_aware", "gen"),
-        "gen_model": str(model_path) if model_path else "random weights",
+        "gen_model": str(model_path) if model_path else random_note,
         "gen_batched_chars_per_s": round(best["gen_batched"], 1),
         "gen_batch": args.batch,
         "train_chars_per_s": round(best["train"], 1),
