@@ -16,6 +16,7 @@ from musictui.app.app import make_app
 from musictui.app.screens.score import NO_TUNE, ScoreScreen, terminal_may_draw
 from musictui.app.tunes import Tune
 from tests.test_app import open_generate, run_async, run_dir, wait_for  # noqa: F401 (run_dir: a fixture)
+from tests.test_app_terminal import new_session
 
 SIZE = (110, 34)
 TUNE = "X:1\nT:The Pictured Reel\nM:4/4\nL:1/8\nK:D\n|:ABcd efga|gfed cBAG|ABcd efga|gfed d4:|\n"
@@ -205,8 +206,7 @@ def test_in_tmux_the_score_is_drawn_in_half_cells_and_escape_returns(tmp_path):
                f"--checkpoint-dir ckpt --tunes-dir tunes; sleep 60")
     env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
            "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"), "ALSA_CONFIG_PATH": str(tmp_path / "alsa-null.conf")}
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
-                   check=True, env=env, timeout=10)
+    new_session(name, command, env)
     try:
         wait_for_screen(name, lambda s: "musictui" in s)
         tmux("send-keys", "-t", name, "g")

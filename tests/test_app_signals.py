@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_app_terminal import alive, screen, tmux, wait_for_screen
+from tests.test_app_terminal import alive, new_session, screen, tmux, wait_for_screen
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(subprocess.run(["which", "tmux"], capture_output=True).returncode != 0,
@@ -28,9 +28,7 @@ def _start_app(tmp_path: Path, name: str) -> int:
            "app.run(); sys.exit(app.return_code or 0)")
     command = (f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(sys.executable)} -c {shlex.quote(app)}; "
                "echo $? > status; sleep 60")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
-                   check=True, env={**os.environ, "TERM": "xterm-256color",
-                                    "XDG_DATA_HOME": str(tmp_path / "xdg-data")}, timeout=10)
+    new_session(name, command, {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path / "xdg-data")})
     try:
         shell = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
         wait_for_screen(name, "press space to start training")

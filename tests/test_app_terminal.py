@@ -21,6 +21,19 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10).stdout
 
 
+def new_session(name: str, command: str, env: dict) -> None:
+    """A detached 110×34 tmux session running `command`. Retried: when the last session of a test
+    before has just been killed, the tmux server is exiting, and a new-session that reaches it then
+    fails ("server exited unexpectedly"; once in a clean-clone run)."""
+    for attempt in range(3):
+        made = subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
+                              env=env, capture_output=True, text=True, timeout=10)
+        if made.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"tmux could not start session {name}: {made.stderr.strip()}")
+
+
 def screen(session: str) -> str:
     return tmux("capture-pane", "-p", "-t", session)
 
@@ -71,8 +84,7 @@ def session(tmp_path, tiny_checkpoint):
     command = (f"cd {shlex.quote(str(tmp_path))} && {shlex.quote(str(MUSICTUI))} --preset tiny "
                f"--checkpoint-dir ckpt --tunes-dir tunes; echo $? > status; sleep 60")
     env = {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path / "xdg-data")}
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "110", "-y", "34", "sh", "-c", command],
-                   check=True, env=env, timeout=10)
+    new_session(name, command, env)
     try:
         yield name, tmp_path
     finally:
