@@ -130,7 +130,7 @@ def main() -> None:
         from musictui.commands.common import find_checkpoint
 
         checkpoint = find_checkpoint(args.checkpoint)
-        from musictui.app.training import app_threads
+        from musictui.app.sample_process import app_threads
 
         rates = {"headless": [], "headless-app-threads": [], "app": []}
         for seed in range(1, args.seeds + 1):

@@ -1,7 +1,6 @@
 """Making the app's Trainer and its evaluation samples: no textual here (the screen's workers call these)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 SAMPLE_CHARS = 200  # the short sample shown at each evaluation
@@ -29,21 +28,6 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None, preset: str, device
     params = sum(p.numel() for p in trainer.model.parameters())
     return trainer, (f"{note}: {len(corpus_data.train_tunes)} tunes, {params:,} parameters, "
                      f"checkpoints in {checkpoint_dir}/")
-
-
-def leave_a_core_for_the_ui() -> None:
-    """For the app's sampling process. Torch takes every core by default; its threads then wait
-    on each other whenever the UI (or another process) holds one, and on a busy 2-core machine a tiny
-    step took 100x longer (0.3 s instead of 3 ms). One core fewer keeps the screen responsive, and a
-    batch-1 step gains nothing from a second thread anyway. OMP_NUM_THREADS, if set, wins."""
-    import torch
-
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(app_threads())
-
-
-def app_threads() -> int:
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def evaluation_sample(trainer, seed: int = 0) -> str:
