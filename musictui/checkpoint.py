@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -22,12 +21,12 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
+from musictui.checkpoint_meta import FORMAT, parse_meta
 from musictui.data import Vocabulary
 from musictui.errors import UserError
 from musictui.model import CharLSTM, Config
 from musictui.runs import list_checkpoints, newest_checkpoint  # noqa: F401 (one policy, in runs; callers import them here too)
 
-FORMAT = "musictui-checkpoint-1"
 
 
 class CheckpointNotSaved(UserError):
@@ -177,65 +176,19 @@ def load_checkpoint(path: Path | str) -> Checkpoint:
             tensors = {name: f.get_tensor(name) for name in f.keys()}
     except (SafetensorError, OSError, ValueError) as error:
         raise UserError(f"{path} is not a readable checkpoint (truncated or not safetensors: {error})") from None
+    meta = parse_meta(path, header)  # the same checks a command makes before it imports torch
     try:
-        meta = json.loads(header["musictui"])
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise KeyError("format")
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
-        raise UserError(f"{path} is a safetensors file but not a musictui checkpoint") from None
-    try:
-        config = Config.from_dict(meta.get("config"))
-        chars = meta.get("vocab")
-        if not isinstance(chars, list) or not chars or not all(isinstance(c, str) and len(c) == 1 for c in chars):
-            raise ValueError("vocab must be a non-empty list of single characters")
-        vocab = Vocabulary(meta["vocab"])
-        fields = _check_meta(meta)
         optimizer_state = (_unflatten_optimizer({k: v for k, v in tensors.items() if k.startswith("optim.")},
-                                                meta["optimizer"]) if "optimizer" in meta else None)
+                                                meta.optimizer) if meta.optimizer is not None else None)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
-        # A hand-edited or damaged header: one line naming the field, never a traceback from torch.
         raise UserError(f"{path}: its metadata is damaged ({error})") from None
-    if len(vocab) != len(meta["vocab"]):
-        raise UserError(f"{path}: its vocabulary has repeated characters")
 
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    ckpt = Checkpoint(config=config, vocab=vocab, model_state=model_state, optimizer_state=optimizer_state,
-                      torch_rng=tensors.get("rng.torch"), path=path, **fields)
+    ckpt = Checkpoint(config=meta.config, vocab=meta.vocab, model_state=model_state, optimizer_state=optimizer_state,
+                      torch_rng=tensors.get("rng.torch"), path=path, **meta.fields)
     _check_shapes(ckpt)
     _check_finite(path, tensors)
     return ckpt
-
-
-def _number(value) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
-
-
-def _check_meta(meta: dict) -> dict:
-    """The Checkpoint fields held in the JSON metadata, type-checked; ValueError names the bad one."""
-    step = meta.get("step", 0)
-    if type(step) is not int or step < 0:
-        raise ValueError(f"step must be a whole number of at least 0, not {step!r}")
-    losses = meta.get("train_losses", [])
-    if not isinstance(losses, list) or not all(_number(x) for x in losses):
-        raise ValueError("train_losses must be a list of finite numbers")
-    val = meta.get("val_losses", [])
-    if not isinstance(val, list) or not all(
-            isinstance(x, list) and len(x) == 2 and type(x[0]) is int and _number(x[1]) for x in val):
-        raise ValueError("val_losses must be a list of [step, loss] pairs")
-    best = meta.get("best_val_loss")
-    if best is not None and not _number(best):
-        raise ValueError(f"best_val_loss must be a finite number or null, not {best!r}")
-    numpy_rng = meta.get("numpy_rng")
-    if numpy_rng is not None and not isinstance(numpy_rng, dict):
-        raise ValueError("numpy_rng must be a mapping")
-    extra = meta.get("extra", {})
-    if not isinstance(extra, dict):
-        raise ValueError("extra must be a mapping")
-    optimizer = meta.get("optimizer")
-    if optimizer is not None and not (isinstance(optimizer, dict) and isinstance(optimizer.get("param_groups"), list)):
-        raise ValueError("optimizer must be a mapping with param_groups")
-    return dict(step=step, train_losses=list(losses), val_losses=[tuple(x) for x in val], best_val_loss=best,
-                numpy_rng=numpy_rng, extra=extra)
 
 
 def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:

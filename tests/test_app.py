@@ -404,13 +404,6 @@ async def test_histories_on_screen_stay_bounded(tmp_path):
         assert max(screen.query_one("#chart")._datasets[0].x) > 4900  # the last points, averaged
 
 
-def test_the_commands_preset_names_are_the_models():
-    from musictui.commands.app import PRESET_NAMES
-    from musictui.model import PRESETS
-
-    assert sorted(PRESET_NAMES) == sorted(PRESETS)
-
-
 @run_async
 async def test_m_toggles_meter_aware_sampling_and_off_is_the_plain_sampler(run_dir, null_sound):
     from musictui.app.tunes import MAX_TUNE_CHARS, first_tune

@@ -40,3 +40,27 @@ def test_the_ui_reads_a_tunes_settings_without_torch():
                            "read_settings(temperature='1.0', seed='', title='', meter='', key='')")
     assert "musictui.sample_settings" in modules
     assert "torch" not in modules
+
+
+def test_a_mistake_is_refused_before_torch_loads(tmp_path):
+    # Importing torch takes 1.5 s: a wrong corpus, an empty run folder, a damaged checkpoint or a
+    # bad option are refused first, at once. Each line below is one such refusal, run in one process.
+    header = b'{"__metadata__": {"musictui": "{}"}}'  # safetensors, but not a musictui checkpoint
+    (tmp_path / "bad.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    (tmp_path / "empty").mkdir()
+    refusals = [
+        ["train", "--corpus", "/dev/zero", "--checkpoint-dir", str(tmp_path / "run")],
+        ["train", "--resume", "--checkpoint-dir", str(tmp_path / "empty")],
+        ["train", "--resume", "--checkpoint-dir", str(tmp_path)],
+        ["train", "--init-from", str(tmp_path / "bad.safetensors"), "--checkpoint-dir", str(tmp_path / "run")],
+        ["generate", "--checkpoint", str(tmp_path / "bad.safetensors")],
+        ["evaluate", "--checkpoint", str(tmp_path / "bad.safetensors")],
+        ["evaluate", "--corpus", str(tmp_path / "none.abc")],
+        ["train", "--dropout", "2"],
+    ]
+    statement = "from musictui.cli import main\n" + "".join(
+        f"try:\n    assert main({args!r}) == 1\nexcept SystemExit as e:\n    assert e.code == 2\n"
+        for args in refusals)
+    modules = loaded_after(statement)
+    assert "musictui.commands.train" in modules and "musictui.checkpoint_meta" in modules
+    assert "torch" not in modules

@@ -5,17 +5,14 @@ import argparse
 from pathlib import Path
 
 from musictui.commands.common import DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument
-
-# The presets, named here rather than imported from musictui.model: that imports torch, and the
-# app's first frame must not wait for it. tests/test_app.py checks the two lists agree.
-PRESET_NAMES = ("lab", "small", "tiny")
+from musictui.config import PRESETS  # not musictui.model: the app's first frame must not wait for torch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR, metavar="DIR",
                         help="your run: resumed from its newest checkpoint, saved to (default: ./checkpoints)")
     add_corpus_argument(parser)
-    parser.add_argument("--preset", choices=PRESET_NAMES, default="small",
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="small",
                         help="model size for a new run (a resumed run keeps its own; default: small)")
     add_device_argument(parser)
     parser.add_argument("--tunes-dir", type=Path, default=Path("tunes"), metavar="DIR",

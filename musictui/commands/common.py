@@ -18,6 +18,16 @@ def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
                              "(musictui corpus lists them; default: irish, irish.abc from mitdeeplearning)")
 
 
+def check_corpus_argument(corpus: Path | None) -> None:
+    """Refuse a --corpus path that is missing, endless (a pipe, a device) or too big, before the
+    command imports torch (1.5 s): a mistake is refused at once. Loading checks it again."""
+    from musictui.data import NAMED_CORPORA
+    from musictui.limits import check_corpus
+
+    if corpus is not None and str(corpus) not in NAMED_CORPORA:
+        check_corpus(corpus)
+
+
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                         help="where the model runs (default: auto, the best one present)")

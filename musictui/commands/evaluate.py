@@ -5,7 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from musictui.commands.common import add_checkpoint_argument, add_corpus_argument, find_checkpoint, positive_int, seed, temperature
+from musictui.commands.common import (add_checkpoint_argument, add_corpus_argument, check_corpus_argument,
+                                     find_checkpoint, positive_int, seed, temperature)
 from musictui.commands.generate import add_form_arguments, form_plan
 
 DEFAULT_TUNES = 100
@@ -32,14 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musictui.evaluate import evaluate
-    from musictui.sample import SampleSettings
+    from musictui.checkpoint_meta import read_meta
+    from musictui.sample_settings import SampleSettings
 
     overrides = {} if args.meter_aware is None else {"meter_aware": args.meter_aware}
     settings = SampleSettings(temperature=args.temperature, seed=args.seed, max_length=args.length,
                               tunes=1, form=form_plan(args), **overrides)
     settings.check()  # before loading anything: a bad option should not wait for torch
+    check_corpus_argument(args.corpus)
     path = find_checkpoint(args.checkpoint)
+    read_meta(path)
+    from musictui.evaluate import evaluate  # imports torch: only once the options and paths are checked
     result = evaluate(path, tunes=args.tunes, settings=settings, human=args.human, corpus=args.corpus)
     if args.out_dir:
         save_tunes(result, args.out_dir)

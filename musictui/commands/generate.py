@@ -55,8 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from musictui.checkpoint_meta import read_meta
     from musictui.errors import UserError
-    from musictui.sample import SampleSettings, Sampler, build_prompt, extract_tunes
+    from musictui.sample_settings import SampleSettings, build_prompt
 
     settings = SampleSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                               max_length=args.length, tunes=args.tunes, meter_aware=args.meter_aware,
@@ -68,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, [args.checkpoint] if args.checkpoint else [], args.force, "--out")
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt, args.tune_type)
     path = find_checkpoint(args.checkpoint)
+    read_meta(path)  # a damaged or foreign checkpoint is refused before torch loads (1.5 s)
     from musictui.model import resolve_device
+    from musictui.sample import Sampler, extract_tunes
 
     sampler = Sampler.from_checkpoint(path, resolve_device(args.device), precision=args.precision)
     print(f"% musictui generate: {path}", file=sys.stderr)

@@ -9,12 +9,12 @@ import argparse
 import threading
 from pathlib import Path
 
-from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument, finite_number,
-                                     positive_float, positive_int, seed)
-from musictui.model import BATCHINGS, LR_SCHEDULES, PRESETS, TRAIN_PRECISIONS
+from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument,
+                                     check_corpus_argument, finite_number, positive_float, positive_int, seed)
+from musictui.config import BATCHINGS, LR_SCHEDULES, PRESETS, TRAIN_PRECISIONS
 
 def one_of(names: tuple[str, ...]):
-    """An argparse type that takes exactly one of `names` (a Config field's, from musictui.model)."""
+    """An argparse type that takes exactly one of `names` (a Config field's, from musictui.config)."""
     def check(text: str) -> str:
         if text not in names:
             raise argparse.ArgumentTypeError(f"choose {' or '.join(names)}, not {text!r}")
@@ -108,7 +108,28 @@ def build_trainer(args: argparse.Namespace, device=None, ranks=None):
     return trainer
 
 
+def refuse_early(args: argparse.Namespace) -> None:
+    """The mistakes that can be told before torch loads (1.5 s), refused at once: a --corpus that
+    is missing, endless or too big; --resume with no checkpoint to resume, or a damaged one; an
+    --init-from that is not a checkpoint. Under torchrun the other ranks' folders may be empty (only
+    rank 0 writes), so there rank 0 alone decides, later."""
+    import os
+
+    from musictui.checkpoint_meta import read_meta
+    from musictui.run_folder import RunFolder
+    from musictui.runs import newest_checkpoint
+
+    check_corpus_argument(args.corpus)
+    if args.resume and os.environ.get("WORLD_SIZE", "1") == "1":
+        # Another trainer in the folder is said first, as build_trainer would; it takes this lock over.
+        RunFolder(args.checkpoint_dir).acquire()
+        read_meta(newest_checkpoint(args.checkpoint_dir))
+    if getattr(args, "init_from", None) is not None and not args.resume:
+        read_meta(args.init_from)
+
+
 def run(args: argparse.Namespace) -> int:
+    refuse_early(args)
     from musictui import distributed
     from musictui.model import resolve_device
 
