@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from musictui.errors import UserError
@@ -67,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"musictui: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader of our output left (`musictui generate | head`): it has what it wanted. Say
+        # nothing, as cat and grep do, and exit as they would by SIGPIPE (128 + 13). Our stdout goes
+        # to /dev/null first, or Python's own flush at exit would complain of the pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as error:
         # A path the user gave that cannot be written or read (a folder where a file should be,
         # no permission, a full disk): one line naming it, as for every other user mistake.

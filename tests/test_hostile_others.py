@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from hostile import files, musictui, refused
+from hostile import files, musictui, refused, start
 
 
 @pytest.mark.parametrize("args,words", [
@@ -32,3 +32,14 @@ def test_tunes_n_gives_n_tunes(tmp_path):
     done = musictui("generate", "--tunes", "12", "--seed", "3", "--out", "t.abc", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "t.abc").read_text().count("X:") == 12
+
+
+def test_a_reader_that_leaves_early_ends_generate_quietly(tmp_path):
+    """`musictui generate | head -c 40`: head closes the pipe; generate stops at its next write,
+    with no "Broken pipe" and no traceback, and the status a shell tool has after SIGPIPE."""
+    proc = start("generate", "--seed", "1", "--tunes", "50", cwd=tmp_path)
+    assert len(proc.stdout.read(40)) == 40
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err
+    assert [line for line in err.splitlines() if not line.startswith("% musictui generate:")] == []
