@@ -172,3 +172,33 @@ async def test_c_twice_then_q_never_saves_twice_at_once(tmp_path):
     assert any("Already saving" in m for m in notes(app)) or len(list_checkpoints(folder)) >= 2
     assert load_checkpoint(list_checkpoints(folder)[-1]).step == run.step == run.saved_step
     assert not [p for p in folder.iterdir() if ".tmp" in p.name]
+
+
+@run_async
+async def test_a_training_process_killed_mid_run_is_said_and_the_saved_checkpoint_kept(tmp_path):
+    """The OOM killer or a stray `kill -9` takes the training child: the screen says so (it used to
+    look paused, and space sent steps to nobody), keeps what was saved, and q still quits."""
+    import os
+    import signal
+
+    from musictui.checkpoint import list_checkpoints, load_checkpoint
+
+    folder = tmp_path / "ckpt"
+    app = make_app(checkpoint_dir=folder, preset="tiny", overrides=TRAINING)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.train_screen
+        await wait_for(pilot, lambda: screen.state == "ready")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.trainer.step >= 3)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: list_checkpoints(folder), what="the checkpoint")
+        saved = list_checkpoints(folder)[-1]
+        os.kill(screen.trainer.process.process.pid, signal.SIGKILL)
+        await wait_for(pilot, lambda: screen.state == "ended", what="the screen to say the child ended")
+        said = [m for m in notes(app) if "ended unexpectedly" in m]
+        assert said and f"step {load_checkpoint(saved).step:,} is saved" in said[-1], notes(app)
+        await pilot.press("space")
+        await wait_for(pilot, lambda: sum("open the app again" in m.lower() for m in notes(app)) >= 2, what="space's answer")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="the quit")
+    assert list_checkpoints(folder) == [saved] and load_checkpoint(saved).step >= 3

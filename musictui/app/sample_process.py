@@ -18,11 +18,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
+
+from musictui.app.child_stderr import ChildStderr
 
 WRITE_EVERY_S = 0.1  # characters are batched this long before one event: each becomes one write to
                      # the Log, a repaint of its last line
@@ -165,9 +166,7 @@ class SampleProcess:
     def __init__(self) -> None:
         self.process: subprocess.Popen | None = None
         self.lock = threading.Lock()  # one stream at a time
-        # The child's stderr goes to a file, not the terminal the app draws on; its last line says
-        # why, should the child die.
-        self.stderr = tempfile.TemporaryFile("w+")
+        self.stderr = ChildStderr()
 
     def start(self) -> None:
         """Start the child now (it imports torch while the user picks settings), if not running."""
@@ -177,17 +176,9 @@ class SampleProcess:
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "musictui.app.sample_process"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True, bufsize=1,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr.file, text=True, bufsize=1,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
         return self.process
-
-    def _last_words(self) -> str:
-        try:
-            self.stderr.seek(0)
-            lines = [line.strip() for line in self.stderr.read().splitlines() if line.strip()]
-        except ValueError:  # closed: the app is closing, and so is its stream
-            return ""
-        return f" ({lines[-1]})" if lines else ""
 
     def stream(self, path: Path, prompt: str, settings, cancelled=lambda: False):
         """Yield ("loaded", None) once the weights are in, ("chars", text) as they come, then
@@ -219,7 +210,7 @@ class SampleProcess:
                 child.kill()
                 child.wait(10)
                 self.process = None
-                raise UserError(f"the sampling process ended unexpectedly{self._last_words()}: press n to start it again")
+                raise UserError(f"the sampling process ended unexpectedly{self.stderr.last_words()}: press n to start it again")
             finally:
                 if not ended:  # cut short (cancelled, or the caller left): stop the child, read to its end
                     self._send(child, {"do": "cancel"})

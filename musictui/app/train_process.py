@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from musictui.app.child_stderr import ChildStderr
+
 POST_EVERY_S = 0.25  # step events are batched this long: 4 draws a second look as alive as 10, and each
                      # draw takes the UI a moment that a core of training waits for (benchmarks/train_speed.py:
                      # the child at 93% of `musictui train` at 0.1 s, 95% at 0.25 s)
@@ -205,9 +207,10 @@ class TrainProcess:
         # goes to the app, which asks for the save; the child then leaves when the pipe closes).
         settings = {"checkpoint_dir": str(checkpoint_dir), "corpus": str(corpus) if corpus else None,
                     "preset": preset, "device": device, "overrides": overrides or {}}
+        self.stderr = ChildStderr()  # not the app's terminal; `last_words()` if the child dies
         self.process = subprocess.Popen(
             [sys.executable, "-m", "musictui.app.train_process", json.dumps(settings)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr.file, text=True, bufsize=1,
             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=own_session)
 
     def send(self, command: str, **fields) -> None:
@@ -228,7 +231,10 @@ class TrainProcess:
             self.process.stdin.close()
         except BrokenPipeError:
             pass
-        return self.process.wait(timeout)
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self.stderr.close()
 
 
 class ChildRun:

@@ -42,6 +42,7 @@ STATES = {
     "paused": "Paused: space resumes.",
     "done": "Done: the run reached its last step.",
     "failed": "Could not load the training run (see the notification).",
+    "ended": "The training process ended (see the notification): open the app again to train on.",
 }
 
 
@@ -68,9 +69,9 @@ class TrainScreen(InstalledScreen):
             self.run, self.event = run, event  # a ChildRun, and the child's "ready" event
 
     class Failed(Message):
-        def __init__(self, text: str, loaded: bool) -> None:
+        def __init__(self, text: str, loaded: bool, ended: bool = False) -> None:
             super().__init__()
-            self.text, self.loaded = text, loaded
+            self.text, self.loaded, self.ended = text, loaded, ended  # ended: the child is gone
 
     class Progress(Message):
         def __init__(self, metrics: list) -> None:
@@ -157,9 +158,11 @@ class TrainScreen(InstalledScreen):
         run = ChildRun(TrainProcess(s.checkpoint_dir, s.corpus, s.preset, s.device, s.overrides, own_session=True))
         self._run = run
         failed = None
+        said_bye = False
         for event in run.process.events():
             run.follow(event)
             kind = event["event"]
+            said_bye = said_bye or kind == "bye"
             if kind == "ready":
                 self.post_message(self.Ready(run, event))
             elif kind == "steps" and event["metrics"]:
@@ -173,6 +176,12 @@ class TrainScreen(InstalledScreen):
             elif kind == "error":
                 failed = event["message"]
                 self.post_message(self.Failed(failed, loaded=run.steps > 0))
+        if not said_bye and failed is None:
+            # Killed (the OOM killer, a signal) or crashed: say so, or the screen would look paused.
+            saved = f"step {run.saved_step:,} is saved" if run.saved_step else "nothing was saved"
+            self.post_message(self.Failed(
+                f"The training process ended unexpectedly{run.process.stderr.last_words()}: {saved}. "
+                "Open the app again to train on from the last checkpoint.", loaded=True, ended=True))
         run.gone = True
         run.follow({"event": "bye", "step": run.step})  # wakes a question still waiting for its answer
         run.process.close(timeout=10)
@@ -207,7 +216,9 @@ class TrainScreen(InstalledScreen):
             self.toggle_training()
 
     def on_train_screen_failed(self, message: Failed) -> None:
-        if not message.loaded:
+        if message.ended:
+            self.state = "ended"
+        elif not message.loaded:
             self.state = "failed"
         elif self.state in ("training", "pausing"):
             self.state = "paused"
@@ -227,6 +238,8 @@ class TrainScreen(InstalledScreen):
         if run is None:
             self.notify("Still loading the training run…" if self.state == "loading"
                         else "There is no training run to start (see the earlier message).", severity="warning")
+        elif run.gone:
+            self.notify(STATES["ended"], severity="warning")
         elif self.state == "training":
             run.send("pause")
             self.state = "pausing"
@@ -242,6 +255,8 @@ class TrainScreen(InstalledScreen):
     def action_save_checkpoint(self) -> None:
         if self.trainer is None:
             self.notify("Nothing to save yet: the training run is still loading.", severity="warning")
+        elif self.trainer.gone:
+            self.notify(STATES["ended"], severity="warning")
         elif self._saving:
             self.notify("Already saving a checkpoint…")
         else:
