@@ -59,3 +59,12 @@ def test_the_lab_loops_are_the_notebooks_model_and_run_alone():
                           "--embedding", "8", "--hidden", "16"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("gen_chars_per_s ") and float(out.stdout.split()[-1]) > 0
+
+
+def test_a_checkpoint_that_is_not_lab_sized_is_refused_in_one_line():
+    # The bench's figures are the lab's sizes: the shipped model (512 units) named is refused,
+    # from its header alone (musictui.checkpoint_meta), before any weights are loaded.
+    out = subprocess.run([sys.executable, "-m", "musictui", "bench", "--checkpoint", str(ROOT / "musictui" / "shipped")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "not lab-sized (hidden 512)" in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from musictui.sample import Sampler
     from musictui.train import Trainer
 
+    from musictui.checkpoint_meta import read_meta
     from musictui.runs import resolve_named, shipped_checkpoint
 
     reference = find_reference(args.reference)  # before the slow part: a wrong path fails at once
@@ -115,16 +116,18 @@ def run(args: argparse.Namespace) -> int:
     # Not ./checkpoints: the bench needs lab-sized weights, and the user's own may be any size. The
     # shipped model only where it is lab-sized: the one shipped since 2026-12-03 has 512 units.
     model_path = resolve_named(args.checkpoint) if args.checkpoint else shipped_checkpoint()
-    sampler, random_note = None, "random weights"
+    random_note = "random weights"
     if model_path:
-        sampler = Sampler.from_checkpoint(model_path, precision=args.precision)
-        if sampler.hidden_size != lab.hidden_size:
+        hidden = read_meta(model_path).config.hidden_size  # its header: the weights only if they are used
+        if hidden != lab.hidden_size:
             if args.checkpoint:
                 from musictui.errors import UserError
-                raise UserError(f"{model_path} is not lab-sized (hidden {sampler.hidden_size}): pass a lab checkpoint")
-            sampler, random_note = None, f"random weights (the shipped model has {sampler.hidden_size} units, not the lab's)"
+                raise UserError(f"{model_path} is not lab-sized (hidden {hidden}): pass a lab checkpoint")
+            random_note = f"random weights (the shipped model has {hidden} units, not the lab's)"
             model_path = None
-    if sampler is None:
+    if model_path:
+        sampler = Sampler.from_checkpoint(model_path, precision=args.precision)
+    else:
         sampler = Sampler(CharLSTM.from_config(len(corpus.vocab), lab), corpus.vocab, args.precision)
     sizes = ["--batch", str(lab.batch_size), "--seq", str(lab.seq_length),
              "--embedding", str(lab.embedding_dim), "--hidden", str(lab.hidden_size)]
