@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from musictui.app.child_stderr import ChildStderr
+from musictui.app.json_lines import read_lines, write_line
 
 WRITE_EVERY_S = 0.1  # characters are batched this long before one event: each becomes one write to
                      # the Log, a repaint of its last line
@@ -52,11 +53,8 @@ class _Child:
         self.loaded: tuple | None = None  # (path, mtime) of the sampler's checkpoint
 
     def emit(self, event: str, **fields) -> None:
-        try:
-            sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):  # the parent is gone: stdin's end stops us
-            self.cancel.set()
+        if not write_line(sys.stdout, {"event": event, **fields}):
+            self.cancel.set()  # the parent is gone: stdin's end stops us
 
     def read_commands(self) -> None:
         """A thread: a cancel acts at once (the stream checks it at each character); the rest queue."""
@@ -222,16 +220,11 @@ class SampleProcess:
 
     @staticmethod
     def _events(child: subprocess.Popen):
-        for line in child.stdout:
-            yield json.loads(line)
+        return read_lines(child.stdout)
 
     @staticmethod
     def _send(child: subprocess.Popen, command: dict) -> None:
-        try:
-            child.stdin.write(json.dumps(command) + "\n")
-            child.stdin.flush()
-        except (BrokenPipeError, ValueError):  # it has gone: reading its output says so
-            pass
+        write_line(child.stdin, command)  # if it has gone, reading its output says so
 
     def close(self, timeout: float = 10) -> None:
         if self.process is not None and self.process.poll() is None:

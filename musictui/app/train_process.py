@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from musictui.app.child_stderr import ChildStderr
+from musictui.app.json_lines import read_lines, write_line
 
 POST_EVERY_S = 0.25  # step events are batched this long: 4 draws a second look as alive as 10, and each
                      # draw takes the UI a moment that a core of training waits for (benchmarks/train_speed.py:
@@ -50,11 +51,7 @@ class _Child:
         self.snapshot_count = 0
 
     def emit(self, event: str, **fields) -> None:
-        try:
-            sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):  # the parent is gone: training stops when stdin ends
-            pass
+        write_line(sys.stdout, {"event": event, **fields})  # if the parent is gone, stdin's end stops us
 
     def read_commands(self) -> None:
         """A thread: stdin's lines become commands; its end (the parent gone) means stop."""
@@ -214,16 +211,11 @@ class TrainProcess:
             env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=own_session)
 
     def send(self, command: str, **fields) -> None:
-        try:
-            self.process.stdin.write(json.dumps({"do": command, **fields}) + "\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, ValueError):  # the child has already gone: its last events say why
-            pass
+        write_line(self.process.stdin, {"do": command, **fields})  # if the child has gone, its last events say why
 
     def events(self):
         """Each event as a dict, until the child exits."""
-        for line in self.process.stdout:
-            yield json.loads(line)
+        return read_lines(self.process.stdout)
 
     def close(self, timeout: float = 60) -> int:
         """Close the child's stdin (it saves and exits) and wait for it; returns its exit status."""
