@@ -39,6 +39,13 @@ def full_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+async def train_a_few_steps(pilot, screen, steps: int) -> None:
+    """Wait for the run to load, start it (space), and wait until it has trained `steps` steps."""
+    await wait_for(pilot, lambda: screen.state == "ready")
+    await pilot.press("space")
+    await wait_for(pilot, lambda: screen.trainer.step >= steps, what=f"{steps} steps")
+
+
 def fill(folder: Path) -> None:
     """Fill the file system of `folder` to the last byte (big writes, then small ones)."""
     with open(folder / "filler", "wb", buffering=0) as f:
@@ -58,9 +65,7 @@ async def test_q_on_a_full_disk_keeps_the_app_open_and_the_old_checkpoint_and_sa
     app = make_app(checkpoint_dir=folder, preset="tiny", overrides=TRAINING)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.train_screen
-        await wait_for(pilot, lambda: screen.state == "ready")
-        await pilot.press("space")
-        await wait_for(pilot, lambda: screen.trainer.step >= 5, what="a few steps")
+        await train_a_few_steps(pilot, screen, 5)
         await pilot.press("space")
         await wait_for(pilot, lambda: screen.state == "paused")
         await pilot.press("c")
@@ -162,9 +167,7 @@ async def test_c_twice_then_q_never_saves_twice_at_once(tmp_path):
     app = make_app(checkpoint_dir=folder, preset="tiny", overrides=TRAINING)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.train_screen
-        await wait_for(pilot, lambda: screen.state == "ready")
-        await pilot.press("space")
-        await wait_for(pilot, lambda: screen.trainer.step >= 3)
+        await train_a_few_steps(pilot, screen, 3)
         await pilot.press("c", "c")  # while training
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running, what="the quit")
@@ -187,9 +190,7 @@ async def test_a_training_process_killed_mid_run_is_said_and_the_saved_checkpoin
     app = make_app(checkpoint_dir=folder, preset="tiny", overrides=TRAINING)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.train_screen
-        await wait_for(pilot, lambda: screen.state == "ready")
-        await pilot.press("space")
-        await wait_for(pilot, lambda: screen.trainer.step >= 3)
+        await train_a_few_steps(pilot, screen, 3)
         await pilot.press("c")
         await wait_for(pilot, lambda: list_checkpoints(folder), what="the checkpoint")
         saved = list_checkpoints(folder)[-1]
