@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ import torch
 from musictui.data import Vocabulary
 from musictui.errors import UserError
 from musictui.model import CharLSTM
-from musictui.sample_settings import DEFAULT_PROMPT, SampleSettings, build_prompt  # noqa: F401 (callers import them from here)
+from musictui.sample_settings import DEFAULT_PROMPT, SampleSettings, build_prompt, number_prompt  # noqa: F401 (callers import them from here)
 from musictui.notation.tunes import TuneCounter, extract_tunes  # noqa: F401 (callers import them from here)
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,32 @@ class Sampler:
             if settings.tunes is not None and counter.complete >= settings.tunes:
                 return
             logits, h, c = self.step(idx, h, c)
+
+    def stream_tunes(self, prompt: str = DEFAULT_PROMPT, settings: SampleSettings | None = None) -> Iterator[str]:
+        """`settings.tunes` tunes, each sampled afresh from the prompt, its X: numbered 1, 2, ...:
+        every tune keeps the header asked for (`--type hornpipe --tunes 20` gives 20 hornpipes; one
+        long stream gave one, then whatever the model chose) and the form plan. Tune i takes seed
+        S+i-1, so it is the first tune of seed S+i-1. Yields as `stream` does, the later tunes'
+        prompts included; stops early where a tune reaches `max_length` unfinished."""
+        settings = settings or SampleSettings()
+        counter = TuneCounter()  # of the whole text, as the caller has it: the first prompt too
+        for ch in prompt:
+            counter.feed(ch)
+        last = prompt[-2:]
+        for number in range(1, (settings.tunes or 1) + 1):
+            head = prompt if number == 1 else number_prompt(prompt, number)
+            if number > 1:
+                # A tune is complete at a blank line, or at the next X: line, then already written.
+                for ch in head[2:] if last.endswith("X:") else head:
+                    counter.feed(ch)
+                    yield ch
+            seed = None if settings.seed is None else (settings.seed + number - 1) % 2**63
+            for ch in self.stream(head, replace(settings, tunes=1, seed=seed)):
+                last = (last + ch)[-2:]
+                counter.feed(ch)
+                yield ch
+            if counter.complete < number:
+                return  # cut off at max_length: the caller says so
 
     def generate(self, prompt: str = DEFAULT_PROMPT, settings: SampleSettings | None = None) -> str:
         """The prompt and everything `stream` yields, as one string."""

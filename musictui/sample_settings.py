@@ -69,3 +69,12 @@ def build_prompt(title: str | None = None, meter: str | None = None, key: str | 
                 raise UserError(f"the {name}: field must be one line")
             header += f"{name}:{value.strip()}\n"
     return header
+
+
+def number_prompt(prompt: str, number: int) -> str:
+    """The prompt for the `number`th tune: its X: line says X:`number` (one is added in front of a
+    free prompt that has none: a tune starts at its X: line)."""
+    first, _, rest = prompt.partition("\n")
+    if first.startswith("X:"):
+        return f"X:{number}\n{rest}"
+    return f"X:{number}\n{prompt}"

@@ -234,6 +234,18 @@ def test_generate_command_streams_and_saves(tiny_checkpoint, tmp_path):
     assert again.stdout == out.stdout
 
 
+def test_every_tune_of_generate_tunes_n_keeps_the_header_asked_for(tiny_checkpoint):
+    """--tunes 3 --type jig: three jigs, X:1 to X:3, each sampled afresh from the header (one long
+    stream gave a jig, then whatever the model wrote next); tune 2 of seed 4 is seed 5's tune 1."""
+    args = ["generate", "--checkpoint", str(tiny_checkpoint), "--length", "5000", "--title", "Test", "--type", "jig"]
+    three = musictui(*args, "--seed", "4", "--tunes", "3")
+    assert three.returncode == 0, three.stderr
+    tunes = split_tunes(three.stdout)
+    assert [t.split("\n", 4)[:4] for t in tunes] == [[f"X:{i}", "T:Test", "R:jig", "M:6/8"] for i in (1, 2, 3)]
+    five = musictui(*args, "--seed", "5")
+    assert split_tunes(five.stdout)[0] == tunes[1].replace("X:2\n", "X:1\n", 1)
+
+
 def test_generate_command_output_arrives_while_sampling(tiny_checkpoint):
     proc = subprocess.Popen([sys.executable, "-m", "musictui", "generate", "--checkpoint", str(tiny_checkpoint),
                              "--length", "200000", "--tunes", "100000", "--seed", "1"],
@@ -282,3 +294,18 @@ def test_generate_with_a_corrupt_checkpoint(tmp_path):
     bad.write_bytes(b"\x00" * 100)
     out = musictui("generate", "--checkpoint", str(bad))
     assert out.returncode == 1 and "not a readable checkpoint" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_tune_ended_by_the_next_x_line_gets_its_number_not_a_second_x():
+    # A tune is complete at a blank line or at the next `X:` line: in the second case the model has
+    # written "X:" already, and the next tune's prompt goes on from it.
+    from musictui.sample import SampleSettings, Sampler
+
+    class Scripted:
+        texts = iter(["abc|\nX:", "def|\n\n"])
+
+        def stream(self, prompt, settings):
+            yield from next(self.texts)
+
+    text = "X:1\nK:C\n" + "".join(Sampler.stream_tunes(Scripted(), "X:1\nK:C\n", SampleSettings(tunes=2, seed=1)))
+    assert text == "X:1\nK:C\nabc|\nX:2\nK:C\ndef|\n\n"

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     text = [prompt]
     interrupted = False
     try:
-        for ch in sampler.stream(prompt, settings):
+        for ch in sampler.stream_tunes(prompt, settings):
             out.write(ch)
             out.flush()  # a reader of the pipe sees each character as it is sampled
             text.append(ch)
