@@ -56,6 +56,11 @@ def _command_module(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Started with stdout or stderr closed (`musictui generate --out t.abc >&-`), Python holds None
+    # there and the first print is a traceback. What would be printed goes nowhere; --out still saves.
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv.insert(0, "app")  # `musictui --preset tiny` means the app with that option

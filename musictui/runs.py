@@ -34,7 +34,7 @@ def list_checkpoints(folder: Path | str) -> list[Path]:
 def newest_checkpoint(folder: Path | str) -> Path:
     found = list_checkpoints(folder)
     if not found:
-        raise UserError(f"no checkpoint in {folder}: train one with `musictui train`, or pass --checkpoint PATH")
+        raise UserError(f"no checkpoint in {folder}: train one there with `musictui train`, or name a folder that holds one")
     return found[-1]
 
 

@@ -43,3 +43,44 @@ def test_a_reader_that_leaves_early_ends_generate_quietly(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141, err
     assert [line for line in err.splitlines() if not line.startswith("% musictui generate:")] == []
+
+
+def test_generate_out_never_writes_over_the_checkpoint_it_reads(tmp_path):
+    """The checkpoint found in ./checkpoints (not named) is an input too: --out over it, even with
+    --force, is refused, and the checkpoint is whole afterwards."""
+    import shutil
+
+    from musictui.runs import shipped_checkpoint
+
+    run = tmp_path / "checkpoints"
+    run.mkdir()
+    ckpt = run / "step-0000600.safetensors"
+    shutil.copyfile(shipped_checkpoint(), ckpt)
+    before = files(tmp_path)
+    for args in (["--out", ckpt], ["--checkpoint", run, "--out", ckpt]):
+        refused(musictui("generate", "--seed", "1", *args, "--force", cwd=tmp_path), "is the input", status=1)
+    assert files(tmp_path) == before
+
+
+def test_generate_with_stdout_closed_still_saves_out(tmp_path):
+    """`musictui generate --out t.abc >&-`: Python starts with sys.stdout None; the tune is saved."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(f"{sys.executable} -m musictui generate --seed 1 --out t.abc >&-", shell=True,
+                          cwd=tmp_path, capture_output=False, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert (tmp_path / "t.abc").read_text().startswith("X:1\n")
+
+
+def test_evaluate_out_dir_keeps_an_existing_tunes_abc_unless_forced(tmp_path):
+    (tmp_path / "od").mkdir()
+    (tmp_path / "od" / "tunes.abc").write_text("mine")
+    (tmp_path / "afile").write_text("mine too")
+    before = files(tmp_path)
+    refused(musictui("evaluate", "--tunes", "1", "--out-dir", "od", cwd=tmp_path), "tunes.abc", "--force", status=1)
+    refused(musictui("evaluate", "--tunes", "1", "--out-dir", "afile", cwd=tmp_path), "afile", "not a folder", status=1)
+    assert files(tmp_path) == before
+    done = musictui("evaluate", "--tunes", "1", "--length", "300", "--out-dir", "od", "--force", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "od" / "tunes.abc").read_text().startswith("% musictui evaluate")

@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--out-dir", type=Path, metavar="DIR",
                         help="also save the tunes measured as DIR/tunes.abc, each with its figures")
+    parser.add_argument("--force", action="store_true", help="let --out-dir overwrite its tunes.abc")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
                               tunes=1, form=form_plan(args), **overrides)
     settings.check()  # before loading anything: a bad option should not wait for torch
     check_corpus_argument(args.corpus)
+    check_out_dir(args.out_dir, args.force)  # before minutes of work, not after
     path = find_checkpoint(args.checkpoint)
     read_meta(path)
     from musictui.evaluate import evaluate  # imports torch: only once the options and paths are checked
@@ -52,6 +54,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_table(result)
     return 0
+
+
+def check_out_dir(folder: Path | None, force: bool) -> None:
+    """--out-dir must be a folder (or not yet exist), and its tunes.abc is replaced only with --force."""
+    from musictui.errors import UserError
+    from musictui.outputs import check_output
+
+    if folder is None:
+        return
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out-dir {folder} is a file, not a folder: give a folder for tunes.abc")
+    check_output(folder / "tunes.abc", [], force, "--out-dir")
 
 
 def save_tunes(result, folder: Path) -> Path:

@@ -65,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
     settings.check()  # before loading anything: a bad option should not wait for torch
     if args.out is not None and args.out.is_dir():
         raise UserError(f"--out {args.out} is a folder: give a file, e.g. {args.out / 'tunes.abc'}")
-    from musictui.outputs import check_output  # --out never silently replaces yesterday's tunes
-    check_output(args.out, [args.checkpoint] if args.checkpoint else [], args.force, "--out")
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt, args.tune_type)
     path = find_checkpoint(args.checkpoint)
+    from musictui.outputs import check_output  # --out never silently replaces yesterday's tunes
+    check_output(args.out, [path], args.force, "--out")  # nor the checkpoint, named or found
     read_meta(path)  # a damaged or foreign checkpoint is refused before torch loads (1.5 s)
     from musictui.model import resolve_device
     from musictui.sample import Sampler, extract_tunes
@@ -96,15 +96,15 @@ def run(args: argparse.Namespace) -> int:
         cause = "by Ctrl+C" if interrupted else f"at --length {args.length}"
         print(f"% the last tune was cut off {cause}: not counted as a tune", file=sys.stderr)
     print(f"% {len(tunes)} complete tune(s)", file=sys.stderr)
-    if args.keep and tunes:
-        from musictui.tunebook import keep
-
-        ids, book = keep(tunes, str(path), settings)
-        print(f"% kept as tune(s) {', '.join(map(str, ids))} in {book}", file=sys.stderr)
-    if args.out:
+    if args.out:  # first: the file is the user's own copy, whatever the tune book then says
         if not tunes:
             raise UserError(f"no complete tune to save in {args.out} (raise --length?)")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n\n".join(tunes) + "\n", encoding="utf-8")
         print(f"% saved {len(tunes)} tune(s) to {args.out}", file=sys.stderr)
+    if args.keep and tunes:
+        from musictui.tunebook import keep
+
+        ids, book = keep(tunes, str(path), settings)
+        print(f"% kept as tune(s) {', '.join(map(str, ids))} in {book}", file=sys.stderr)
     return 130 if interrupted else 0
