@@ -91,3 +91,12 @@ def test_paths_with_markup_are_printed_as_names(tmp_path):
 def _tunes(n: int) -> str:
     body = "|:DEF GAB|cBA GFE|DEF GAB|AFD D3:|\n"
     return "\n".join(f"X:{i}\nT:T{i}\nM:6/8\nL:1/8\nK:D\n{body}" for i in range(1, n + 1))
+
+
+def test_a_corpus_path_is_a_path_even_where_it_spells_a_corpus_name(tmp_path):
+    """`--corpus ./irish` is the folder ./irish (Path() made it "irish", the named corpus, and
+    trained on that); `--corpus ""` is a mistake, not the current folder."""
+    (tmp_path / "irish").mkdir()
+    refused(musictui("train", "--corpus", "./irish", "--checkpoint-dir", "run", cwd=tmp_path),
+            str(tmp_path / "irish"), "no .abc files", status=1)
+    refused(musictui("train", "--corpus", "", cwd=tmp_path), "--corpus", "is empty", status=2)

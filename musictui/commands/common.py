@@ -12,8 +12,18 @@ from musictui.limits import (corpus_path, finite_number, positive_finite,  # noq
 from musictui.runs import DEFAULT_CHECKPOINT_DIR, SHIPPED_DIR  # noqa: F401 (where the policy lives)
 
 
+def corpus_argument(text: str) -> Path:
+    """--corpus: a corpus's name as it is; anything else a path, made absolute, so that `./folk`
+    stays the folder (Path would make it `folk`, the name) and `""` is not the current folder."""
+    from musictui.data import NAMED_CORPORA  # here, not at import: the app's start-up stays light
+
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give an .abc file, a folder of them, or a corpus name")
+    return Path(text) if text in NAMED_CORPORA else Path(text).absolute()
+
+
 def add_corpus_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", type=Path, metavar="PATH",
+    parser.add_argument("--corpus", type=corpus_argument, metavar="PATH",
                         help="an .abc file or a folder of them, or a named corpus: irish, folk, folk-keys "
                              "(musictui corpus lists them; default: irish, irish.abc from mitdeeplearning)")
 
