@@ -99,6 +99,8 @@ def check_corpus(path: Path) -> Path:
                 file_info = file.stat()
             except OSError:
                 continue  # data.py says which one cannot be read
+            if stat.S_ISDIR(file_info.st_mode):
+                continue  # a folder called tunes.abc: rglob reads what is in it
             if not stat.S_ISREG(file_info.st_mode):
                 raise UserError(f"{file} is not a regular file: a corpus is made of .abc text files")
             total += file_info.st_size

@@ -100,3 +100,12 @@ def test_a_corpus_path_is_a_path_even_where_it_spells_a_corpus_name(tmp_path):
     refused(musictui("train", "--corpus", "./irish", "--checkpoint-dir", "run", cwd=tmp_path),
             str(tmp_path / "irish"), "no .abc files", status=1)
     refused(musictui("train", "--corpus", "", cwd=tmp_path), "--corpus", "is empty", status=2)
+
+
+def test_a_folder_named_like_an_abc_file_inside_a_corpus_is_read_into(tmp_path):
+    from musictui.data import read_abc_text
+
+    inner = tmp_path / "corpus" / "reels.abc"
+    inner.mkdir(parents=True)
+    (inner / "one.abc").write_text("X:1\nK:C\nCDEF|\n")
+    assert read_abc_text(tmp_path / "corpus") == "X:1\nK:C\nCDEF|\n"
