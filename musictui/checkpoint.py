@@ -24,6 +24,7 @@ from safetensors.torch import save as safetensors_bytes
 from musictui.checkpoint_meta import FORMAT, parse_meta
 from musictui.data import Vocabulary
 from musictui.errors import UserError
+from musictui.outputs import remove_temp, temp_name
 from musictui.model import CharLSTM, Config
 from musictui.runs import list_checkpoints, newest_checkpoint  # noqa: F401 (one policy, in runs; callers import them here too)
 
@@ -96,7 +97,8 @@ def save_checkpoint(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
 
     # PID and a random part: two saves in one process (the app's `c`, then `q`) never share a file.
     # run_folder.remove_stale_temp_files reads the PID to tell a dead writer's leftovers.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    # temp_name shortens the part from path.name, so a 250-byte target still has a temporary.
+    tmp = path.with_name(temp_name(path.name, f".tmp-{os.getpid()}-{secrets.token_hex(4)}"))
     try:
         with open(tmp, "wb") as f:
             f.write(payload)
@@ -111,7 +113,7 @@ def save_checkpoint(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
             "the checkpoints already there are whole (free some space, or choose another folder)"
         ) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        remove_temp(tmp)  # not unlink(missing_ok=True): on a read-only disk that hid CheckpointNotSaved
     _fsync_dir(path.parent)
     return path
 

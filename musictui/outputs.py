@@ -1,4 +1,5 @@
-"""What a command may write: never over one of its inputs, and over an existing file only with --force.
+"""What a command may write: never over one of its inputs, a device or a pipe, and over an existing
+file only with --force.
 
 `render a.abc -o a.abc` used to turn the tune into a WAV, `export A A` wrote a checkpoint over
 itself, and `generate --out tunes.abc` replaced yesterday's tunes without a word. Each command
@@ -11,6 +12,9 @@ import shutil
 from pathlib import Path
 
 from musictui.errors import UserError
+
+# The longest file name Linux filesystems (ext4, xfs, btrfs, tmpfs) allow, in bytes.
+NAME_MAX = 255
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -33,8 +37,27 @@ def check_output(path: Path | None, inputs: list[Path] = (), force: bool = False
                             "choose another name")
     if path.is_dir():
         raise UserError(f"{option} {path} is a folder: give a file name")
+    refuse_special_file(path, option)
     if path.exists() and not force:
         raise UserError(f"{path} already exists: pass --force to overwrite it, or choose another name")
+
+
+def refuse_special_file(path: Path, option: str = "the output") -> None:
+    """Refuse a device node, a FIFO or a socket, even with --force: the atomic write would replace
+    it with a regular file (a twin of /dev/null became a 700 KB WAV that way)."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise UserError(f"{option} {path} is not a regular file (a device or a pipe): give a file name")
+
+
+def temp_name(target_name: str, suffix: str) -> str:
+    """`.TARGET_NAME{suffix}`, the hidden temporary an atomic write renames into place; the part
+    taken from the target is shortened so the whole fits NAME_MAX (a 250-byte name is allowed,
+    its temporary must be too)."""
+    room = NAME_MAX - len(os.fsencode(f".{suffix}"))
+    name = target_name
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]  # whole characters, so the temporary's name stays valid UTF-8
+    return f".{name}{suffix}"
 
 
 def check_outputs(outputs: dict[str, Path | None], inputs: list[Path], force: bool) -> None:
@@ -50,10 +73,24 @@ def check_outputs(outputs: dict[str, Path | None], inputs: list[Path], force: bo
 def put_whole(source: Path, target: Path) -> None:
     """Copy `source` to `target` whole: a reader never sees half a file (os.replace is atomic),
     and a failed copy leaves neither a half file nor its temporary behind."""
+    refuse_special_file(target)  # `tunes export` reaches here without check_output
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial = target.with_name(temp_name(target.name, f".{os.getpid()}.partial"))
     try:
         shutil.copyfile(source, partial)
         os.replace(partial, target)
+    except OSError as error:
+        # The user knows the target, not our hidden temporary: "t.wav: Read-only file system".
+        if str(partial) in (str(error.filename), str(error.filename2)):  # open() keeps a Path
+            error.filename, error.filename2 = str(target), None
+        raise
     finally:
-        partial.unlink(missing_ok=True)  # after a failed replace (target is a folder, say)
+        remove_temp(partial)  # after a failed replace (target is a folder, say)
+
+
+def remove_temp(partial: Path) -> None:
+    """Remove an atomic write's temporary if it is there. Looking first matters: on a read-only
+    filesystem unlink says EROFS even for a name that is not there, and that error would hide
+    the real one (and name our hidden file instead of the user's)."""
+    if os.path.lexists(partial):
+        partial.unlink()

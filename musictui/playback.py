@@ -203,7 +203,7 @@ def _wav_duration(wav_path: Path) -> float:
     except IsADirectoryError:
         raise UserError(f"cannot play {wav_path}: it is a folder") from None
     except (OSError, EOFError, wave.Error) as error:
-        raise UserError(f"cannot play {wav_path}: not a PCM WAV file ({error})") from None
+        raise UserError(f"cannot play {wav_path}: not a PCM WAV file ({_why_not_wav(wav_path, error)})") from None
     if channels not in (1, 2):
         raise UserError(f"cannot play {wav_path}: it has {channels} channels; musictui plays mono or stereo")
     if width not in (1, 2, 3, 4):
@@ -212,3 +212,12 @@ def _wav_duration(wav_path: Path) -> float:
         raise UserError(f"cannot play {wav_path}: its sample rate is {rate:,} Hz; musictui plays "
                         f"{', '.join(f'{r:,}' for r in PLAYABLE_RATES)} Hz (convert it, e.g. with sox)")
     return frames / rate
+
+
+def _why_not_wav(wav_path: Path, error: Exception) -> str:
+    """What `wave` found wrong, in words: its EOFError has no message ("()" said nothing)."""
+    if isinstance(error, EOFError):
+        return "it is empty" if wav_path.stat().st_size == 0 else "it ends inside its header"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror  # not "[Errno 13] Permission denied: 'x.wav'", which repeats the name
+    return str(error)

@@ -33,9 +33,11 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     tempo = audio.check_tempo(args.tempo) if args.tempo is not None else None
+    refuse_sound_input(args.abc_file)  # before the default output, which would be the input itself
     wav = args.output or default_wav_path(args.abc_file, args.tune)
     # Before any work: never over the ABC itself, and over an earlier render only with --force.
-    check_outputs({"-o": wav, "--midi": args.midi, "--svg": args.svg}, [args.abc_file], args.force)
+    wav_option = "-o" if args.output else "the WAV"  # the messages name only options the user gave
+    check_outputs({wav_option: wav, "--midi": args.midi, "--svg": args.svg}, [args.abc_file], args.force)
     picked = read_tune(args.abc_file, args.tune or 1)
     rendered = render_tune(picked, wav, args.midi, tempo)
     print(f"wrote {rendered.wav_path} ({rendered.duration_s:.1f} s)")
@@ -56,9 +58,20 @@ def read_tune(path: Path, number: int) -> audio.PickedTune:
         raise UserError(f"no such file: {path}") from None
     except OSError as error:
         raise UserError(f"cannot read {path}: {error.strerror}") from None
-    if path.suffix.lower() in (".wav", ".mid", ".midi"):
-        raise UserError(f"{path} is not an ABC file")
+    refuse_sound_input(path)
     return audio.pick_tune(text, number)
+
+
+SOUND_SUFFIXES = {".wav": "a WAV", ".mid": "a MIDI file", ".midi": "a MIDI file"}
+
+
+def refuse_sound_input(path: Path) -> None:
+    """A sound file where an ABC file belongs. `render qq.wav` is a mix-up of render and play: say
+    so, rather than that the default output (qq.wav) is the input."""
+    kind = SOUND_SUFFIXES.get(path.suffix.lower())
+    if kind:
+        hint = f": to hear it, musictui play {path}" if kind == "a WAV" else ""  # play takes WAVs, not MIDI
+        raise UserError(f"{path} is {kind}, not an ABC file{hint}")
 
 
 def default_wav_path(abc_file: Path, tune: int | None) -> Path:
