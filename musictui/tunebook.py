@@ -2,9 +2,13 @@
 
 `$XDG_DATA_HOME/musictui/tunes.db` (default `~/.local/share/musictui/tunes.db`). Each tune keeps its
 ABC, the checkpoint that wrote it, the sampling settings, the seed, the date and a star. The file is
-in WAL mode and every call opens its own short connection with a generous busy timeout, so two app
+in WAL mode and every call opens its own short connection with a busy timeout, so two app
 instances (or the app and `generate --keep`) can write at once and lose nothing: SQLite queues the
 writers. No textual and no torch here: the app's screen and `musictui tunes` both call this.
+
+The file is the user's: a book another program holds locked, some other program's SQLite file, or
+a row edited by hand into nonsense is refused in one line naming the file (a UserError), and never
+changed by the refusal.
 """
 from __future__ import annotations
 
@@ -20,7 +24,12 @@ from pathlib import Path
 from musictui.errors import UserError
 
 DB_NAME = "tunes.db"
-BUSY_TIMEOUT_S = 30  # how long a writer waits for another one before giving up (never, in practice)
+# How long a writer waits for the lock. Our own writers hold it for milliseconds, so SQLite's queue
+# never needs this long; a lock held for seconds is another program's (an open sqlite3 shell, a
+# backup tool), and the user is better told at once than left waiting.
+BUSY_TIMEOUT_S = 5
+# The columns our queries read: a file whose `tunes` table lacks one is someone else's.
+COLUMNS = {"id", "title", "abc", "checkpoint", "settings", "seed", "created", "star"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tunes (
@@ -65,14 +74,27 @@ class BookTune:
         return f"{self.id:>4} {'★' if self.star else ' '} {self.title}  ({self.created[:16].replace('T', ' ')})"
 
 
+class DamagedTune(UserError):
+    """A row whose values no tune can have (a hand edit, a broken disk); the rest of the book is fine."""
+
+    def __init__(self, tune_id: int, path: Path, columns: list[str]) -> None:
+        self.tune_id = tune_id
+        super().__init__(f"tune {tune_id} in the tune book {path} is damaged (its {', '.join(columns)} "
+                         f"cannot be read): mend or delete it with `sqlite3 {path}`, or restore the book "
+                         "from a backup")
+
+
 class TuneBook:
     """One SQLite file; safe to use from several threads and processes at once."""
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
+        if self.path.is_dir():
+            raise UserError(f"the tune book {self.path} is a folder: give a file, e.g. {self.path / DB_NAME}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
+                self._refuse_another_programs_file(db)  # before WAL mode and our tables change it
                 # WAL: readers never block the writer, and a crash mid-write leaves the book whole.
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SCHEMA)
@@ -81,14 +103,30 @@ class TuneBook:
                             "and a new one is made") from None
         except OSError as error:  # its folder cannot be made: a file in the way, no permission
             raise UserError(f"the tune book cannot be kept in {self.path.parent} ({error.strerror}): "
-                            "set XDG_DATA_HOME to a folder you can write") from None
+                            "choose a folder you can write (XDG_DATA_HOME, or --db)") from None
+
+    def _refuse_another_programs_file(self, db: sqlite3.Connection) -> None:
+        """A new or empty file becomes a tune book; one with tables but not ours is left untouched."""
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                  if not name.startswith("sqlite_")}  # SQLite's own (sqlite_sequence) say nothing
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(tunes)")}
+        if tables and not COLUMNS <= columns:
+            raise UserError(f"{self.path} is an SQLite file but not a musictui tune book: give another "
+                            f"file (--db), or none for the default {default_path()}")
 
     @contextmanager
     def _connect(self):
-        with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as db:
-            db.row_factory = sqlite3.Row
-            with db:  # one transaction: committed on success, rolled back on an error
-                yield db
+        try:
+            with closing(sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)) as db:
+                db.row_factory = sqlite3.Row
+                db.text_factory = _text
+                with db:  # one transaction: committed on success, rolled back on an error
+                    yield db
+        except sqlite3.OperationalError as error:
+            if not _is_locked(error):
+                raise
+            raise UserError(f"the tune book {self.path} is in use by another program (still locked after "
+                            f"{BUSY_TIMEOUT_S} s): wait for it to finish, or close it, and try again") from None
 
     def add(self, abc: str, checkpoint: str, settings: dict | None = None, seed: int | None = None,
             star: bool = False) -> int:
@@ -106,10 +144,16 @@ class TuneBook:
         if row is None:
             raise UserError(f"there is no tune {tune_id} in the tune book {self.path} "
                             "(musictui tunes list shows their numbers)")
-        return _tune(row)
+        return _tune(row, self.path)
 
     def list(self, starred: bool = False, search: str | None = None, limit: int | None = None) -> list[BookTune]:
-        """Newest first; only starred ones with `starred`; titles containing `search` (any case)."""
+        """Newest first; only starred ones with `starred`; titles containing `search` (any case).
+        Damaged tunes are left out (one bad row should not hide the rest): `scan` names them."""
+        return self.scan(starred, search, limit)[0]
+
+    def scan(self, starred: bool = False, search: str | None = None,
+             limit: int | None = None) -> tuple[list[BookTune], list[DamagedTune]]:
+        """As `list`, with the damaged tunes among those asked for (each counts towards `limit`)."""
         where, params = [], []
         if starred:
             where.append("star = 1")
@@ -120,8 +164,14 @@ class TuneBook:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
+        tunes, damaged = [], []
         with self._connect() as db:
-            return [_tune(row) for row in db.execute(sql, params)]
+            for row in db.execute(sql, params):
+                try:
+                    tunes.append(_tune(row, self.path))
+                except DamagedTune as error:
+                    damaged.append(error)
+        return tunes, damaged
 
     def set_star(self, tune_id: int, star: bool) -> None:
         with self._connect() as db:
@@ -133,10 +183,45 @@ class TuneBook:
             return int(db.execute("SELECT COUNT(*) FROM tunes").fetchone()[0])
 
 
-def _tune(row: sqlite3.Row) -> BookTune:
+def _text(raw: bytes) -> str | bytes:
+    """SQLite's TEXT as str; text that is not UTF-8 (a hand edit) stays bytes for `_tune` to report,
+    where Python's default would fail the whole query and so hide every other tune."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+
+
+def _is_locked(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock past our busy timeout."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+; 3.10 has only the message
+    if code is None:
+        return "locked" in str(error)
+    return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)  # the low byte: the primary code
+
+
+def _settings(value) -> dict | None:
+    """The JSON settings as a dict, or None where they are not (a hand edit)."""
+    try:
+        settings = json.loads(value) if isinstance(value, str) else None
+    except json.JSONDecodeError:
+        return None
+    return settings if isinstance(settings, dict) else None
+
+
+def _tune(row: sqlite3.Row, path: Path) -> BookTune:
+    """The row as a tune; DamagedTune where a value is not what `add` writes. SQLite keeps any value
+    in any column, so a hand edit can leave bytes where text belongs, or settings that are not JSON."""
+    damaged = [name for name in ("title", "abc", "checkpoint", "created") if not isinstance(row[name], str)]
+    settings = _settings(row["settings"])
+    if settings is None:
+        damaged.append("settings")
+    if not (row["seed"] is None or isinstance(row["seed"], int)):
+        damaged.append("seed")
+    if damaged:
+        raise DamagedTune(row["id"], path, damaged)
     return BookTune(id=row["id"], title=row["title"], abc=row["abc"], checkpoint=row["checkpoint"],
-                    settings=json.loads(row["settings"]), seed=row["seed"], created=row["created"],
-                    star=bool(row["star"]))
+                    settings=settings, seed=row["seed"], created=row["created"], star=bool(row["star"]))
 
 
 EXPORT_SUFFIXES = (".abc", ".mid", ".wav")

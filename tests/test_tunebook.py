@@ -128,3 +128,46 @@ def test_a_data_folder_that_cannot_be_made_is_one_clear_error(tmp_path):
     (tmp_path / "data").write_text("a file where the folder should be")
     with pytest.raises(UserError, match="XDG_DATA_HOME"):
         TuneBook(tmp_path / "data" / "musictui" / "tunes.db")
+
+
+def test_keep_into_a_book_another_program_holds_locked_is_a_user_error(tmp_path, monkeypatch):
+    import musictui.tunebook as tunebook
+    from musictui.sample_settings import SampleSettings
+
+    db = tmp_path / "tunes.db"
+    TuneBook(db).add(TUNE, "test")
+    monkeypatch.setattr(tunebook, "BUSY_TIMEOUT_S", 0.2)  # the refusal, not the wait, is under test
+    with sqlite_connection(db) as other:
+        other.isolation_level = None
+        other.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(UserError, match=f"{db} is in use by another program"):
+            tunebook.keep([TUNE], "test", SampleSettings(seed=1), db)  # as generate --keep calls it
+        other.execute("ROLLBACK")
+    assert TuneBook(db).count() == 1
+
+
+def test_a_damaged_row_is_left_out_of_the_list_and_named_by_scan_and_get(tmp_path):
+    from musictui.tunebook import DamagedTune
+
+    book = TuneBook(tmp_path / "tunes.db")
+    ids = [book.add(TUNE, "test", {"n": n}) for n in range(3)]
+    with sqlite_connection(book.path) as db:
+        db.execute("UPDATE tunes SET settings = '[1, 2]' WHERE id = ?", (ids[0],))  # JSON, but not settings
+        db.execute("UPDATE tunes SET checkpoint = X'ff' WHERE id = ?", (ids[1],))
+        db.commit()
+    assert [t.id for t in book.list()] == [ids[2]]
+    tunes, damaged = book.scan()
+    assert [t.id for t in tunes] == [ids[2]] and [d.tune_id for d in damaged] == [ids[1], ids[0]]
+    with pytest.raises(DamagedTune, match=f"tune {ids[1]} in the tune book {book.path} is damaged .*checkpoint"):
+        book.get(ids[1])
+
+
+def test_another_programs_sqlite_file_is_not_made_a_tune_book(tmp_path):
+    other = tmp_path / "other.db"
+    with sqlite_connection(other) as db:
+        db.execute("CREATE TABLE tunes (name TEXT)")  # even a table called tunes, if not ours
+        db.commit()
+    before = other.read_bytes()
+    with pytest.raises(UserError, match="an SQLite file but not a musictui tune book"):
+        TuneBook(other)
+    assert other.read_bytes() == before

@@ -2,7 +2,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from musictui.limits import positive_int
+
+# SQLite's integers are signed 64-bit: a larger tune number or --limit would fail inside SQLite
+# (OverflowError), so it is refused with the other argument mistakes instead.
+SQLITE_INT_MAX = 2**63 - 1
+
+
+def book_number(text: str) -> int:
+    """A tune number or a --limit: a whole number from 1 to 2**63-1."""
+    value = positive_int(text)
+    if value > SQLITE_INT_MAX:
+        raise argparse.ArgumentTypeError(f"must be at most 2**63-1, not {text}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,17 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", help="the tunes, newest first")
     listing.add_argument("--starred", action="store_true", help="only the starred ones")
     listing.add_argument("--search", metavar="TEXT", help="only titles containing TEXT (any case)")
-    listing.add_argument("--limit", type=int, metavar="N", help="at most N tunes")
-    show = actions.add_parser("show", help="one tune's ABC, with where it came from as % comments")
-    show.add_argument("id", type=int, metavar="N")
+    listing.add_argument("--limit", type=book_number, metavar="N", help="at most N tunes")
+    show = actions.add_parser("show", help="one tune's ABC, with where it came from as %% comments")
+    show.add_argument("id", type=book_number, metavar="N")
     export = actions.add_parser("export", help="write a tune as ABC, MIDI or WAV (by OUT's suffix)")
-    export.add_argument("id", type=int, metavar="N")
+    export.add_argument("id", type=book_number, metavar="N")
     export.add_argument("out", type=Path, metavar="OUT.abc|OUT.mid|OUT.wav")
     export.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     play = actions.add_parser("play", help="render a tune and play it (Ctrl+C stops)")
-    play.add_argument("id", type=int, metavar="N")
+    play.add_argument("id", type=book_number, metavar="N")
     star = actions.add_parser("star", help="star a tune (--off takes the star away)")
-    star.add_argument("id", type=int, metavar="N")
+    star.add_argument("id", type=book_number, metavar="N")
     star.add_argument("--off", action="store_true")
 
 
@@ -31,11 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     book = TuneBook(args.db)
     if args.action == "list":
-        tunes = book.list(starred=args.starred, search=args.search, limit=args.limit)
-        for tune in tunes:
-            print(tune.line)
-        if not tunes:
-            print(f"no tunes{' to show' if args.starred or args.search else ' yet'} in {book.path}")
+        return _list(book, args)
     elif args.action == "show":
         tune = book.get(args.id)
         print(f"% tune {tune.id} of {book.path}, made {tune.created} by {tune.checkpoint}"
@@ -49,6 +60,23 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "star":
         book.set_star(args.id, not args.off)
         print(f"tune {args.id} {'unstarred' if args.off else 'starred'}")
+    return 0
+
+
+def _list(book, args: argparse.Namespace) -> int:
+    """The tunes, one a line; damaged ones are left out and named in one line on stderr (status 1),
+    so that one bad row neither hides the rest nor passes unnoticed."""
+    tunes, damaged = book.scan(starred=args.starred, search=args.search, limit=args.limit)
+    for tune in tunes:
+        print(tune.line)
+    if not tunes and not damaged:
+        print(f"no tunes{' to show' if args.starred or args.search else ' yet'} in {book.path}")
+    if damaged:
+        numbers = ", ".join(str(error.tune_id) for error in damaged)
+        print(f"musictui: tune(s) {numbers} in the tune book {book.path} are damaged and not listed "
+              f"(`musictui tunes show N` says what is wrong): mend or delete them with `sqlite3 "
+              f"{book.path}`, or restore the book from a backup", file=sys.stderr)
+        return 1
     return 0
 
 
