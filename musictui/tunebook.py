@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from musictui.errors import UserError
+from musictui.outputs import refuse_special_file
 
 DB_NAME = "tunes.db"
 # How long a writer waits for the lock. Our own writers hold it for milliseconds, so SQLite's queue
@@ -236,6 +237,7 @@ def export(tune: BookTune, out: Path, force: bool = False) -> Path:
         raise UserError(f"cannot tell what to write from {out.name!r}: end it in .abc, .mid or .wav")
     if out.is_dir():
         raise UserError(f"{out} is a folder: give a file, e.g. {out / ('tune-%d.abc' % tune.id)}")
+    refuse_special_file(out, "the export")  # a pipe would hang the write; a device is not a file
     if out.exists() and not force:
         raise UserError(f"{out} exists: choose another name, or add --force to overwrite it")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -171,3 +171,16 @@ def test_another_programs_sqlite_file_is_not_made_a_tune_book(tmp_path):
     with pytest.raises(UserError, match="an SQLite file but not a musictui tune book"):
         TuneBook(other)
     assert other.read_bytes() == before
+
+
+def test_export_never_writes_into_a_pipe_even_with_force(tmp_path):
+    import os
+
+    from musictui.tunebook import export
+
+    book = TuneBook(tmp_path / "book.db")
+    tune = book.get(book.add("X:1\nT:A\nK:C\nCDEF|\n", "ckpt"))
+    fifo = tmp_path / "pipe.abc"
+    os.mkfifo(fifo)  # writing it would block until someone reads
+    with pytest.raises(UserError, match="not a regular file"):
+        export(tune, fifo, force=True)
