@@ -26,6 +26,7 @@ from pathlib import Path
 
 from musictui.data import TUNE_SEPARATOR, Corpus, Vocabulary, load_corpus, read_abc_text, split_tunes
 from musictui.errors import UserError
+from musictui.xdg import cache_home
 
 COLLECTIONS_PACKAGE = "music21"
 # folder inside the music21 wheel -> what it is
@@ -71,8 +72,7 @@ def collection_files(folder: str) -> list[Path]:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "musictui" / "corpora"
+    return cache_home() / "musictui" / "corpora"
 
 
 def load_named(name: str, val_fraction: float = 0.1, split_seed: int = 0,

@@ -13,7 +13,6 @@ changed by the refusal.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 from contextlib import closing, contextmanager
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from musictui.errors import UserError
 from musictui.outputs import refuse_special_file
+from musictui.xdg import data_home
 
 DB_NAME = "tunes.db"
 # How long a writer waits for the lock. Our own writers hold it for milliseconds, so SQLite's queue
@@ -49,8 +49,7 @@ CREATE INDEX IF NOT EXISTS tunes_star ON tunes (star);
 
 def default_path() -> Path:
     """$XDG_DATA_HOME/musictui/tunes.db, or ~/.local/share/musictui/tunes.db."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "musictui" / DB_NAME
+    return data_home() / "musictui" / DB_NAME
 
 
 def title_of(abc: str) -> str:

@@ -12,16 +12,14 @@ import stat
 from pathlib import Path
 
 from musictui.errors import UserError
+from musictui.xdg import cache_home
 
 MAX_BYTES = 512 * 2**20  # about 50 minutes of CD-quality stereo: hundreds of tunes
 
 
 def cache_dir() -> Path:
     """The cache folder, made private (0700) if it is new; refused if another user owns it."""
-    base = os.environ.get("XDG_CACHE_HOME") or ""
-    # The XDG spec: a relative XDG_CACHE_HOME is invalid and must be ignored.
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    folder = root / "musictui"
+    folder = cache_home() / "musictui"  # a relative XDG_CACHE_HOME is ignored (musictui.xdg)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         info = folder.stat()

@@ -19,6 +19,17 @@ def test_the_default_place_follows_xdg_data_home(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert default_path() == tmp_path / "home" / ".local" / "share" / "musictui" / "tunes.db"
+    # The spec: a relative value is invalid and ignored (it would follow the current folder).
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/data")
+    assert default_path() == tmp_path / "home" / ".local" / "share" / "musictui" / "tunes.db"
+
+
+def test_the_corpus_cache_ignores_a_relative_xdg_cache_home(monkeypatch, tmp_path):
+    from musictui.corpora import cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert cache_dir() == tmp_path / "home" / ".cache" / "musictui" / "corpora"
 
 
 def test_a_tune_keeps_its_abc_checkpoint_settings_seed_date_and_star(tmp_path):
