@@ -32,16 +32,20 @@ class RunFolder:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._file = None
+        self.made = False  # this process made the folder: a run that fails to start removes it again
 
     def acquire(self) -> "RunFolder":
+        existed = self.folder.exists()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
             raise UserError(f"{self.folder} is a file, not a folder: choose another --checkpoint-dir") from None
+        self.made = not existed
         key = str(self.folder.resolve())
         holder = _HELD.get(key)
         if holder is not None and holder._file is not None:
             self._file, holder._file = holder._file, None
+            self.made = holder.made
             _HELD[key] = self
             return self
         lock_path = self.folder / LOCK_NAME
@@ -67,6 +71,18 @@ class RunFolder:
         if self._file is not None:
             self._file.close()  # closing the descriptor drops the flock
             self._file = None
+
+    def abandon(self) -> None:
+        """Release, after a run that never started (a bad corpus, nothing to resume): a folder this
+        process made is removed if it holds only the lock, so a mistake leaves nothing behind."""
+        held = self._file is not None
+        self.release()
+        if held and self.made:
+            try:
+                (self.folder / LOCK_NAME).unlink(missing_ok=True)
+                self.folder.rmdir()  # only if empty: anything else in it stays
+            except OSError:
+                pass
 
     @property
     def held(self) -> bool:

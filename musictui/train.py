@@ -370,7 +370,7 @@ def build_trainer(checkpoint_dir: Path, corpus: Path | None = None, preset: str 
                               device=device, ranks=ranks)
     except BaseException:
         if folder is not None:
-            folder.release()
+            folder.abandon()
         raise
     trainer.run_folder = folder
     return trainer

@@ -109,3 +109,16 @@ def test_a_folder_named_like_an_abc_file_inside_a_corpus_is_read_into(tmp_path):
     inner.mkdir(parents=True)
     (inner / "one.abc").write_text("X:1\nK:C\nCDEF|\n")
     assert read_abc_text(tmp_path / "corpus") == "X:1\nK:C\nCDEF|\n"
+
+
+def test_a_run_that_never_starts_leaves_no_folder_behind(tmp_path):
+    """A refused `train` used to leave its new --checkpoint-dir holding only the lock file; a folder
+    that was there before, and anything in it, stays."""
+    (tmp_path / "no-tunes").mkdir()
+    refused(musictui("train", "--corpus", "no-tunes", "--checkpoint-dir", "new", cwd=tmp_path), "no .abc files", status=1)
+    refused(musictui("train", "--resume", "--checkpoint-dir", "also-new", cwd=tmp_path), "no checkpoint in", status=1)
+    assert not (tmp_path / "new").exists() and not (tmp_path / "also-new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    refused(musictui("train", "--corpus", "no-tunes", "--checkpoint-dir", "mine", cwd=tmp_path), "no .abc files", status=1)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"

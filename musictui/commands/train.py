@@ -116,14 +116,19 @@ def refuse_early(args: argparse.Namespace) -> None:
     import os
 
     from musictui.checkpoint_meta import read_meta
+    from musictui.errors import UserError
     from musictui.run_folder import RunFolder
     from musictui.runs import newest_checkpoint
 
     check_corpus_argument(args.corpus)
     if args.resume and os.environ.get("WORLD_SIZE", "1") == "1":
         # Another trainer in the folder is said first, as build_trainer would; it takes this lock over.
-        RunFolder(args.checkpoint_dir).acquire()
-        read_meta(newest_checkpoint(args.checkpoint_dir))
+        folder = RunFolder(args.checkpoint_dir).acquire()
+        try:
+            read_meta(newest_checkpoint(args.checkpoint_dir))
+        except UserError:
+            folder.abandon()
+            raise
     if getattr(args, "init_from", None) is not None and not args.resume:
         read_meta(args.init_from)
 
