@@ -57,3 +57,23 @@ async def test_tunes_made_in_the_app_are_kept_and_the_book_screen_finds_stars_pl
         assert (tmp_path / "tunes" / f"{stem}.abc").read_text().rstrip() == book.tunes[0].abc.rstrip()
         await pilot.press("g")
         await wait_for(pilot, lambda: app.screen is app.generate_screen)
+
+
+@run_async
+async def test_a_damaged_tune_is_named_on_the_book_screen_and_the_rest_are_listed(run_dir, tmp_path):
+    import sqlite3
+
+    book_file = tmp_path / "book.db"
+    book = TuneBook(book_file)
+    broken = book.add("X:1\nT:Broken\nK:C\nCDEF|\n", "ckpt")
+    book.add("X:1\nT:Whole\nK:C\nGABc|\n", "ckpt")
+    with sqlite3.connect(book_file) as db:
+        db.execute("UPDATE tunes SET settings = 'not json{' WHERE id = ?", (broken,))
+    app = make_app(checkpoint_dir=run_dir, preset="tiny", tunebook=book_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("b")
+        screen = app.book_screen
+        await wait_for(pilot, lambda: app.screen is screen and len(screen.tunes) == 1, what="the book's list")
+        assert screen.tunes[0].title == "Whole"
+        assert f"Left out, damaged: tune {broken}" in str(screen.query_one("#book-status").render())
+        await pilot.press("q")

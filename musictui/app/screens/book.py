@@ -34,9 +34,10 @@ class BookScreen(InstalledScreen):
     ]
 
     class Listed(Message):
-        def __init__(self, tunes: list) -> None:
+        def __init__(self, tunes: list, damaged: list | None = None) -> None:
             super().__init__()
             self.tunes = tunes
+            self.damaged = damaged or []  # DamagedTune errors: rows a hand edit made unreadable
 
     def __init__(self, settings) -> None:
         super().__init__(name="book")
@@ -77,7 +78,7 @@ class BookScreen(InstalledScreen):
     def _list(self, starred: bool, search: str | None) -> None:
         from musictui.tunebook import TuneBook
 
-        self.post_message(self.Listed(TuneBook(self.settings.tunebook).list(starred, search, LIST_LIMIT)))
+        self.post_message(self.Listed(*TuneBook(self.settings.tunebook).scan(starred, search, LIST_LIMIT)))
 
     def on_book_screen_listed(self, message: Listed) -> None:
         highlighted = self._highlighted()
@@ -86,9 +87,13 @@ class BookScreen(InstalledScreen):
         options.clear_options()
         options.add_options([Text(t.line) for t in self.tunes])  # Text: a title may look like markup
         which = ("starred " if self.starred_only else "") + ("tune" if len(self.tunes) == 1 else "tunes")
+        left_out = ""
+        if message.damaged:  # the rest of the book still shows; the damaged ones are named, not hidden
+            numbers = ", ".join(str(d.tune_id) for d in message.damaged)
+            left_out = f" Left out, damaged: tune {numbers} (`musictui tunes show N` says why)."
         self.query_one("#book-status", Label).update(
-            f"{len(self.tunes)} {which} in {self.settings.tunebook}. Enter or r plays, * stars, f starred only, "
-            "w saves (ABC, MIDI, WAV, score), / searches.")
+            f"{len(self.tunes)} {which} in {self.settings.tunebook}.{left_out} Enter or r plays, * stars, "
+            "f starred only, w saves (ABC, MIDI, WAV, score), / searches.")
         if self.tunes:
             ids = [t.id for t in self.tunes]
             options.highlighted = ids.index(highlighted.id) if highlighted and highlighted.id in ids else 0
