@@ -147,10 +147,10 @@ class Sampler:
             counter.feed(ch)
         last = prompt[-2:]
         for number in range(1, (settings.tunes or 1) + 1):
-            head = prompt if number == 1 else number_prompt(prompt, number)
+            head = prompt if number == 1 else self._numbered(prompt, number)
             if number > 1:
                 # A tune is complete at a blank line, or at the next X: line, then already written.
-                for ch in head[2:] if last.endswith("X:") else head:
+                for ch in head[2:] if last.endswith("X:") and head.startswith("X:") else head:
                     counter.feed(ch)
                     yield ch
             seed = None if settings.seed is None else (settings.seed + number - 1) % 2**63
@@ -160,6 +160,12 @@ class Sampler:
                 yield ch
             if counter.complete < number:
                 return  # cut off at max_length: the caller says so
+
+    def _numbered(self, prompt: str, number: int) -> str:
+        """The prompt with X:`number`, or as it is where the model has no such digit (a corpus of a
+        few tunes): a number it cannot read would end the run, and lose the tunes made so far."""
+        numbered = number_prompt(prompt, number)
+        return numbered if all(ch in self.vocab.char2idx for ch in numbered) else prompt
 
     def generate(self, prompt: str = DEFAULT_PROMPT, settings: SampleSettings | None = None) -> str:
         """The prompt and everything `stream` yields, as one string."""

@@ -3,6 +3,7 @@ process reads its settings without importing torch (the sampler runs in a proces
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from musictui.errors import UserError
@@ -11,6 +12,7 @@ from musictui.notation.fields import check_header_fields, check_prompt
 from musictui.notation.form import TUNE_TYPES, FormPlan
 
 DEFAULT_PROMPT = "X:1\n"
+HORNPIPE_METERS = ("4/4", "C", "2/4")  # abc2midi: "Hornpipe must be in 2/4 or 4/4 time"
 
 
 @dataclass
@@ -61,6 +63,9 @@ def build_prompt(title: str | None = None, meter: str | None = None, key: str | 
         if tune_type not in TUNE_TYPES:
             raise UserError(f"unknown tune type {tune_type!r}: use one of {', '.join(TUNE_TYPES)}")
         meter = meter or TUNE_TYPES[tune_type]  # the type's usual meter, unless one is given
+        if tune_type == "hornpipe" and meter.strip() not in HORNPIPE_METERS:
+            raise UserError(f"abc2midi plays R:hornpipe only in {', '.join(HORNPIPE_METERS)} (it swings the "
+                            f"quavers), not {meter.strip()}: give one of those meters, or another --type")
     check_header_fields(meter, key, unit)
     header = "X:1\n"
     for name, value in (("T", title), ("R", tune_type), ("M", meter), ("L", unit), ("K", key)):
@@ -78,3 +83,10 @@ def number_prompt(prompt: str, number: int) -> str:
     if first.startswith("X:"):
         return f"X:{number}\n{rest}"
     return f"X:{number}\n{prompt}"
+
+
+def check_plan_has_meter(prompt: str, form) -> None:
+    """A form plan counts bars, and `M:none` has no bars to count: the plan would be dropped
+    without a word (parts of 4, 19, 13 bars). Say so instead."""
+    if form is not None and re.search(r"^M:\s*none\s*$", prompt, re.MULTILINE):
+        raise UserError("M:none has no bars, so no form plan can count them: give a meter, or --form free")

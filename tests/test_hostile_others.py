@@ -14,6 +14,11 @@ from hostile import files, musictui, refused, start
     (["--prompt", "X:1\nL:0\nK:C\n"], ["unit length '0'"]),
     (["--meter", "garbage"], ["meter 'garbage'", "6/8"]),
     (["--key", "H"], ["key 'H'", "D Major"]),
+    # Accepted until a second sweep: each wrote a tune abc2midi cannot read, or a plan it dropped.
+    (["--unit", "1/3"], ["unit length '1/3'", "power of 2"]),
+    (["--key", "c major"], ["key 'c major'", "D Major"]),
+    (["--type", "hornpipe", "--meter", "6/8"], ["R:hornpipe", "2/4", "not 6/8"]),
+    (["--meter", "none"], ["M:none", "--form free"]),
 ])
 def test_generate_refuses_bad_header_fields(tmp_path, args, words):
     before = files(tmp_path)

@@ -299,13 +299,19 @@ def test_generate_with_a_corrupt_checkpoint(tmp_path):
 def test_a_tune_ended_by_the_next_x_line_gets_its_number_not_a_second_x():
     # A tune is complete at a blank line or at the next `X:` line: in the second case the model has
     # written "X:" already, and the next tune's prompt goes on from it.
+    from musictui.data import Vocabulary
     from musictui.sample import SampleSettings, Sampler
 
-    class Scripted:
-        texts = iter(["abc|\nX:", "def|\n\n"])
+    class Scripted(Sampler):
+        def __init__(self, chars: str) -> None:
+            self.vocab, self.texts = Vocabulary(chars), iter(["abc|\nX:", "def|\n\n"])
 
         def stream(self, prompt, settings):
             yield from next(self.texts)
 
-    text = "X:1\nK:C\n" + "".join(Sampler.stream_tunes(Scripted(), "X:1\nK:C\n", SampleSettings(tunes=2, seed=1)))
+    settings = SampleSettings(tunes=2, seed=1)
+    text = "X:1\nK:C\n" + "".join(Scripted("X:12\nKCabcdef|").stream_tunes("X:1\nK:C\n", settings))
     assert text == "X:1\nK:C\nabc|\nX:2\nK:C\ndef|\n\n"
+    # A model that never saw a 2 (a corpus of one tune) keeps X:1, rather than stop at tune 2.
+    text = "X:1\nK:C\n" + "".join(Scripted("X:1\nKCabcdef|").stream_tunes("X:1\nK:C\n", settings))
+    assert text == "X:1\nK:C\nabc|\nX:1\nK:C\ndef|\n\n"

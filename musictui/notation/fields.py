@@ -8,11 +8,11 @@ from musictui.errors import UserError
 
 _METER = re.compile(r"^(C\|?|none|\d+(\+\d+)*/\d+)$")
 _UNIT = re.compile(r"^(\d+)/(\d+)$")
-_KEY = re.compile(r"^(none|HP|Hp|[A-Ga-g][#b]?\s*([A-Za-z]*)?)(\s.*)?$")
+_KEY = re.compile(r"^(none|HP|Hp|[A-G][#b]?\s*([A-Za-z]*)?)(\s.*)?$")  # K:c is no key to abc2midi
 _MODES = ("", "m", "min", "minor", "maj", "major", "ion", "ionian", "dor", "dorian", "phr", "phrygian",
           "lyd", "lydian", "mix", "mixolydian", "aeo", "aeolian", "loc", "locrian")
 METER_FORMS = "a fraction such as 4/4, 6/8 or 2+3/8, or C, C| or none"
-UNIT_FORMS = "a fraction such as 1/8 or 1/16 (neither number 0)"
+UNIT_FORMS = "a fraction such as 1/8 or 1/16 (not 0, and below the line a power of 2)"
 KEY_FORMS = "a note A-G with # or b and a mode, such as G, D Major, Ador, F#m, Bb Dorian, or none"
 
 
@@ -25,7 +25,8 @@ def check_meter(value: str) -> None:
 
 def check_unit(value: str) -> None:
     found = _UNIT.match(value.strip())
-    if not found or int(found[1]) == 0 or int(found[2]) == 0:
+    # abc2midi reads note lengths in binary fractions: L:1/3 is "not a power of 2", and every bar wrong.
+    if not found or int(found[1]) == 0 or int(found[2]) == 0 or int(found[2]) & (int(found[2]) - 1):
         raise UserError(f"unit length {value.strip()!r} is not one abc2midi reads: give {UNIT_FORMS}")
 
 
