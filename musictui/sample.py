@@ -122,6 +122,7 @@ class Sampler:
             counter.feed(ch)
         counter.reset_chars()  # the cap counts sampled characters, not the prompt's
         idx2char = self.vocab.chars
+        stuck = 0  # line ends in a row: see STUCK_AFTER
         while _under_cap(counter, settings):
             if constraint is not None:
                 logits = _apply_mask(logits, constraint)
@@ -131,6 +132,10 @@ class Sampler:
             counter.feed(ch)
             if constraint is not None:
                 constraint.feed(ch)
+                stuck = stuck + 1 if ch in "!\n" else 0
+                if stuck >= STUCK_AFTER:
+                    raise UserError("the meter-aware sampler cannot go on from this prompt (its bars, repeats or "
+                                    "endings do not fit the form plan): change the prompt, or use --form free")
             if settings.tunes is not None and counter.complete >= settings.tunes:
                 return
             logits, h, c = self.step(idx, h, c)
@@ -243,6 +248,11 @@ def int8_recurrent(w_hh: torch.Tensor):
         return packed
     except (RuntimeError, NotImplementedError, AttributeError):
         return None
+
+
+# A constraint left with nothing but line ends to allow writes `!` and newlines until --length (a
+# prompt like `|:AB cd|[2` that no plan can continue). No tune has six lines holding only `!`.
+STUCK_AFTER = 12
 
 
 def _under_cap(counter: TuneCounter, settings: SampleSettings) -> bool:

@@ -85,8 +85,29 @@ def number_prompt(prompt: str, number: int) -> str:
     return f"X:{number}\n{prompt}"
 
 
-def check_plan_has_meter(prompt: str, form) -> None:
-    """A form plan counts bars, and `M:none` has no bars to count: the plan would be dropped
-    without a word (parts of 4, 19, 13 bars). Say so instead."""
-    if form is not None and re.search(r"^M:\s*none\s*$", prompt, re.MULTILINE):
-        raise UserError("M:none has no bars, so no form plan can count them: give a meter, or --form free")
+def check_prompt_for_sampler(prompt: str, settings: SampleSettings) -> None:
+    """What the meter-aware sampler cannot go on from, said in one line: it used to write 2,000
+    characters of `!` and no tune. (The plain sampler, --no-meter-aware, writes its way out.)"""
+    if not settings.meter_aware:
+        return
+    body = _body(prompt)
+    if settings.form is not None:
+        # A form plan counts bars, and M:none has none: the plan would be dropped without a word.
+        if re.search(r"^M:\s*none\s*$", prompt, re.MULTILINE):
+            raise UserError("M:none has no bars, so no form plan can count them: give a meter, or --form free")
+        if "|]" in body:
+            raise UserError("the prompt ends its tune with |] before the form plan is done: remove the |], "
+                            "or use --form free")
+    if body.count('"') % 2:
+        raise UserError('the prompt ends inside a chord name ("..."): close it with "')
+    # `[` opens a chord or an inline field, closed by `]`; `[1` (an ending) and `[|` (a bar) are whole.
+    opened = max((m.start() for m in re.finditer(r"\[(?![\d|])", body)), default=-1)
+    if opened > body.rfind("]"):
+        raise UserError("the prompt ends inside [...] (a chord or an inline field): close it with ]")
+
+
+def _body(prompt: str) -> str:
+    """The prompt's tune body: what follows its last K: line (nothing while the header is open)."""
+    lines = prompt.split("\n")
+    keys = [i for i, line in enumerate(lines) if line.startswith("K:")]
+    return "\n".join(lines[keys[-1] + 1:]) if keys else ""

@@ -89,3 +89,38 @@ def test_evaluate_out_dir_keeps_an_existing_tunes_abc_unless_forced(tmp_path):
     done = musictui("evaluate", "--tunes", "1", "--length", "300", "--out-dir", "od", "--force", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "od" / "tunes.abc").read_text().startswith("% musictui evaluate")
+
+
+HEADER = "X:1\nM:4/4\nL:1/8\nK:D\n"
+
+
+@pytest.mark.parametrize("body,words", [
+    ("ABcd|]", ["|]", "--form free"]),
+    ('AB"D', ["chord name", 'close it with "']),
+    ("AB[df", ["[...]", "close it with ]"]),
+    ("[K:", ["[...]", "close it with ]"]),
+])
+def test_a_prompt_the_meter_aware_sampler_cannot_go_on_from_is_one_line(body, words):
+    """These wrote 2,000 characters of `!` and no tune (a second sweep); now one line each."""
+    from musictui.errors import UserError
+    from musictui.sample_settings import SampleSettings, check_prompt_for_sampler
+
+    with pytest.raises(UserError) as refused_:
+        check_prompt_for_sampler(HEADER + body, SampleSettings())
+    assert all(word in str(refused_.value) for word in words), str(refused_.value)
+    check_prompt_for_sampler(HEADER + body, SampleSettings(meter_aware=False))  # the plain sampler writes its way out
+
+
+@pytest.mark.parametrize("body", ["", "[1AB", "AB[|cd", 'AB"D"cd', "AB[df]", "|:AB cd|"])
+def test_prompts_that_go_on_are_taken(body):
+    from musictui.sample_settings import SampleSettings, check_prompt_for_sampler
+
+    check_prompt_for_sampler(HEADER + body, SampleSettings())
+
+
+def test_a_prompt_no_plan_can_continue_stops_with_one_line_not_a_page_of_bar_ends(tmp_path):
+    done = musictui("generate", "--seed", "1", "--prompt", HEADER + "|:AB cd|[2", cwd=tmp_path, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]  # after generate's own "% musictui generate: CHECKPOINT"
+    assert last.startswith("musictui: the meter-aware sampler cannot go on from this prompt") and "--form free" in last
+    assert done.stdout.count("!") < 20

@@ -43,7 +43,7 @@ def read_settings(temperature: str, seed: str, title: str, meter: str, key: str,
     """The sampler's settings and header prompt from the screen's input texts, or a UserError.
     A blank field means the default: temperature 1.0, a random seed, no top-k or top-p cut, the
     form 2x8 (two parts of eight bars), any tune type."""
-    from musictui.sample_settings import SampleSettings, build_prompt, check_plan_has_meter
+    from musictui.sample_settings import SampleSettings, build_prompt, check_prompt_for_sampler
 
     temp = _number(temperature, float, "temperature must be a number such as 0.8", 1.0)
     seed_value = _number(seed, int, "the seed must be a whole number (or blank for a random one)")
@@ -54,7 +54,7 @@ def read_settings(temperature: str, seed: str, title: str, meter: str, key: str,
     settings.check()
     prompt = build_prompt(title=title.strip() or None, meter=meter.strip() or None, key=key.strip() or None,
                           tune_type=tune_type.strip().lower() or None)
-    check_plan_has_meter(prompt, settings.form if settings.meter_aware else None)
+    check_prompt_for_sampler(prompt, settings)
     return settings, prompt
 
 

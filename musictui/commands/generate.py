@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from musictui.checkpoint_meta import read_meta
     from musictui.errors import UserError
-    from musictui.sample_settings import SampleSettings, build_prompt, check_plan_has_meter
+    from musictui.sample_settings import SampleSettings, build_prompt, check_prompt_for_sampler
 
     settings = SampleSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                               max_length=args.length, tunes=args.tunes, meter_aware=args.meter_aware,
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.is_dir():
         raise UserError(f"--out {args.out} is a folder: give a file, e.g. {args.out / 'tunes.abc'}")
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt, args.tune_type)
-    check_plan_has_meter(prompt, settings.form if settings.meter_aware else None)
+    check_prompt_for_sampler(prompt, settings)
     path = find_checkpoint(args.checkpoint)
     from musictui.outputs import check_output  # --out never silently replaces yesterday's tunes
     check_output(args.out, [path], args.force, "--out")  # nor the checkpoint, named or found
