@@ -21,9 +21,11 @@ def test_train_tiny_writes_checkpoints_and_reports(tmp_path):
     # a new run in the same folder would overwrite this one's checkpoints: refused
     fresh = musictui("train", "--preset", "tiny", "--steps", "60", "--checkpoint-dir", str(tmp_path))
     assert fresh.returncode == 1 and "already holds a run" in fresh.stderr and "--resume" in fresh.stderr
-    # --resume with the same --steps: nothing left to do
-    again = musictui("train", "--resume", "--steps", "60", "--checkpoint-dir", str(tmp_path))
+    # --resume with the same --steps: nothing left to do; a preset or a size given is said to be ignored
+    again = musictui("train", "--resume", "--steps", "60", "--preset", "lab", "--hidden-size", "7",
+                     "--checkpoint-dir", str(tmp_path))
     assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert "ignoring preset, hidden_size" in again.stdout
 
 
 def test_ctrl_c_saves_the_current_step_and_resume_finishes(tmp_path):

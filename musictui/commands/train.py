@@ -43,6 +43,8 @@ def non_negative(text: str) -> float:
     return value
 
 
+DEFAULT_PRESET = "small"
+
 # Flags that override one Config field each: flag -> (field, type).
 OVERRIDES = {
     "--embedding-dim": ("embedding_dim", positive_int),
@@ -62,8 +64,9 @@ OVERRIDES = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="small",
-                        help="model size and recipe: lab (the MIT lab's), small (for a 2-core CPU), tiny (seconds)")
+    parser.add_argument("--preset", choices=sorted(PRESETS),  # None: small, told apart so --resume can say it ignores one
+                        help="model size and recipe: lab (the MIT lab's), small (for a 2-core CPU, the default), "
+                             "tiny (seconds)")
     parser.add_argument("--steps", type=positive_int, help="steps in the whole run, counted across resumes")
     add_corpus_argument(parser)
     parser.add_argument("--checkpoint-dir", type=Path, default=DEFAULT_CHECKPOINT_DIR, metavar="DIR",
@@ -95,10 +98,12 @@ def build_trainer(args: argparse.Namespace, device=None, ranks=None):
         from musictui.warm_start import check_sizes
 
         init = load_checkpoint(args.init_from)
-        config = PRESETS[args.preset].override(**overrides)
+        config = PRESETS[args.preset or DEFAULT_PRESET].override(**overrides)
         check_sizes(init, config.embedding_dim, config.hidden_size)  # before building a model of the wrong size
-    trainer = train.build_trainer(args.checkpoint_dir, args.corpus, args.preset, overrides,
+    trainer = train.build_trainer(args.checkpoint_dir, args.corpus, args.preset or DEFAULT_PRESET, overrides,
                                   resume=args.resume, device=device, ranks=ranks)
+    if args.resume and args.preset is not None:
+        trainer.ignored = ["preset", *trainer.ignored]
     if trainer.ignored and ranks.is_main:
         print(f"musictui: resuming keeps the run's own settings; ignoring {', '.join(trainer.ignored)}")
     if init is not None:
