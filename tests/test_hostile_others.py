@@ -124,3 +124,12 @@ def test_a_prompt_no_plan_can_continue_stops_with_one_line_not_a_page_of_bar_end
     last = done.stderr.strip().splitlines()[-1]  # after generate's own "% musictui generate: CHECKPOINT"
     assert last.startswith("musictui: the meter-aware sampler cannot go on from this prompt") and "--form free" in last
     assert done.stdout.count("!") < 20
+
+
+def test_the_generate_screen_refuses_a_plan_with_meter_none_as_the_command_does():
+    from musictui.app.tunes import read_settings
+    from musictui.errors import UserError
+
+    with pytest.raises(UserError, match="M:none has no bars"):
+        read_settings(temperature="", seed="", title="", meter="none", key="", form="2x8")
+    read_settings(temperature="", seed="", title="", meter="none", key="", form="free")  # no plan: taken
