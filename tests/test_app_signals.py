@@ -97,3 +97,23 @@ def test_killing_the_app_leaves_no_training_process_behind_and_loses_nothing(tmp
         assert len(saved) == 1 and load_checkpoint(saved[0]).step > 0  # saved as the pipe closed
     finally:
         tmux("kill-session", "-t", name)
+
+
+def test_a_terminal_closed_while_the_app_quits_leaves_no_process_spinning(tmp_path):
+    """q, then the terminal gone at once (the tmux session killed): Textual's input thread read the
+    ended terminal forever at full CPU and the process never ended (seen for ten minutes)."""
+    name = f"musictui-gone-{os.getpid()}"
+    command = (f"cd {shlex.quote(str(tmp_path))} && exec {shlex.quote(sys.executable)} -m musictui "
+               "--preset tiny --checkpoint-dir ckpt")
+    new_session(name, command, {**os.environ, "TERM": "xterm-256color", "XDG_DATA_HOME": str(tmp_path / "xdg-data")})
+    try:
+        pid = int(tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip())
+        wait_for_screen(name, "press space to start training")
+        tmux("send-keys", "-t", name, "q")
+        time.sleep(0.3)
+    finally:
+        tmux("kill-session", "-t", name)
+    deadline = time.monotonic() + 30
+    while alive(pid):
+        assert time.monotonic() < deadline, "the app is still running after its terminal closed"
+        time.sleep(0.2)

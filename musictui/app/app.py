@@ -304,3 +304,24 @@ def make_app(checkpoint_dir: Path | str = "checkpoints", corpus: Path | str | No
         device=device, generate_checkpoint=Path(generate_checkpoint) if generate_checkpoint else None,
         tunes_dir=Path(tunes_dir), overrides=dict(overrides or {}), autostart=autostart,
         tunebook=Path(tunebook) if tunebook else None))
+
+
+def end_lingering_threads(code: int, grace_s: float = 5.0) -> None:
+    """Call after `app.run()`. A terminal that closes while the app is leaving (q, then the tmux
+    session killed) leaves Textual's input thread reading the ended terminal forever, at full CPU,
+    and Python waits for that thread before it exits: seen, a process spinning for ten minutes.
+    The app is done by then, its run saved; a thread still there after `grace_s` ends the process."""
+    import sys
+
+    deadline = time.monotonic() + grace_s
+    for thread in threading.enumerate():
+        if thread is threading.main_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # the terminal is gone
+                    pass
+            os._exit(code)

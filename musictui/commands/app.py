@@ -20,9 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from musictui.app.app import make_app
+    from musictui.app.app import end_lingering_threads, make_app
 
     app = make_app(checkpoint_dir=args.checkpoint_dir, corpus=args.corpus, preset=args.preset,
                    device=args.device, tunes_dir=args.tunes_dir)
     app.run()
+    end_lingering_threads(app.return_code or 0)
     return app.return_code or 0
