@@ -26,7 +26,7 @@ from musictui.data import Vocabulary
 from musictui.errors import UserError
 from musictui.outputs import remove_temp, temp_name
 from musictui.model import CharLSTM, Config
-from musictui.runs import list_checkpoints, newest_checkpoint  # noqa: F401 (one policy, in runs; callers import them here too)
+from musictui.runs import list_checkpoints, newest_checkpoint, resolve_named  # noqa: F401 (one policy, in runs; callers import them here too)
 
 
 
@@ -167,11 +167,7 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 
 def load_checkpoint(path: Path | str) -> Checkpoint:
     """Read a checkpoint, or raise a UserError naming the file and what is wrong with it."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"checkpoint not found: {path}")
-    if path.is_dir():
-        path = newest_checkpoint(path)  # the one "which checkpoint" policy (musictui.runs)
+    path = resolve_named(Path(path))  # the one "which checkpoint" policy (musictui.runs)
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}

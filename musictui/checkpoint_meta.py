@@ -16,7 +16,7 @@ from pathlib import Path
 from musictui.config import Config
 from musictui.data import Vocabulary
 from musictui.errors import UserError
-from musictui.runs import newest_checkpoint
+from musictui.runs import resolve_named
 
 FORMAT = "musictui-checkpoint-1"
 HEADER_MAX = 100_000_000  # bytes: safetensors refuses a longer header, and so do we
@@ -35,11 +35,7 @@ class CheckpointMeta:
 def read_meta(path: Path | str) -> CheckpointMeta:
     """The metadata of the checkpoint at `path` (a folder: its newest), checked; a UserError names
     the file and what is wrong. The tensors are not read: load_checkpoint checks those."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"checkpoint not found: {path}")
-    if path.is_dir():
-        path = newest_checkpoint(path)
+    path = resolve_named(Path(path))  # the one "which checkpoint" policy (musictui.runs)
     return parse_meta(path, header_metadata(path))
 
 
