@@ -116,14 +116,6 @@ def check_corpus(path: Path) -> Path:
     return path
 
 
-def corpus_path(text: str) -> Path:
-    """An argparse type for --corpus."""
-    try:
-        return check_corpus(Path(text))
-    except UserError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 # -- memory --------------------------------------------------------------------------------------
 
 def training_bytes(vocab_size: int, embedding_dim: int, hidden_size: int, batch_size: int,

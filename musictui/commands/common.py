@@ -6,7 +6,7 @@ from pathlib import Path
 
 from musictui.errors import UserError
 # The argparse types every command shares live in musictui.limits (the core checks the same ranges).
-from musictui.limits import (corpus_path, finite_number, positive_finite,  # noqa: F401
+from musictui.limits import (finite_number, positive_finite,  # noqa: F401
                              positive_int, seed, temperature, top_k, top_p)
 
 from musictui.runs import DEFAULT_CHECKPOINT_DIR, SHIPPED_DIR  # noqa: F401 (where the policy lives)
