@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -319,18 +320,45 @@ class Trainer:
                 yield metrics
         finally:
             if log is not None:
-                log.close()
+                try:
+                    log.close()
+                except OSError:
+                    pass  # lines are flushed one by one: only a line whose write already raised is left
 
     def _log(self, log, record: dict) -> None:
         try:
             log.write(json.dumps(record) + "\n")
         except OSError as error:  # a full disk: name the file
-            raise UserError(f"could not write {self.checkpoint_dir / METRICS_FILE}: {error.strerror}") from None
+            raise UserError(f"could not write {self.checkpoint_dir / METRICS_FILE}: {error.strerror} "
+                            "(free some space, then resume)") from None
 
     def _open_metrics_log(self):
         """Every run appends its metrics to a JSON-lines file beside its checkpoints, to plot later."""
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        return open(self.checkpoint_dir / METRICS_FILE, "a", buffering=1, encoding="utf-8")
+        path = self.checkpoint_dir / METRICS_FILE
+        drop_torn_line(path)
+        return open(path, "a", buffering=1, encoding="utf-8")
+
+
+def drop_torn_line(path: Path, look_back: int = 65536) -> None:
+    """Cut a last line left half-written (a full disk, a kill mid-write), so that the next run's
+    first line starts a line of its own instead of gluing itself to the torn one."""
+    try:
+        f = open(path, "r+b")
+    except OSError:
+        return  # not there yet; or unwritable, which the open for appending then says
+    with f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        start = max(0, size - look_back)
+        f.seek(start)
+        tail = f.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        if cut >= 0 or start == 0:
+            f.truncate(start + cut + 1)
 
 
 def build_trainer(checkpoint_dir: Path, corpus: Path | None = None, preset: str = "small",

@@ -93,3 +93,20 @@ def test_snapshot_does_not_share_weights_with_training(corpus, tiny_config, tmp_
         pass
     assert torch.equal(snap.fc.weight, before)
     assert not torch.equal(trainer.model.fc.weight.detach(), before)
+
+
+@pytest.mark.parametrize("before, after", [
+    (b"", b""),
+    (b'{"step": 1}\n', b'{"step": 1}\n'),
+    (b'{"step": 1}\n{"ste', b'{"step": 1}\n'),
+    (b'{"ste', b""),
+])
+def test_a_torn_last_metrics_line_is_cut_before_the_next_run_appends(tmp_path, before, after):
+    """A full disk or a kill mid-write leaves half a line; the next line would be glued to it."""
+    from musictui.train import drop_torn_line
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_bytes(before)
+    drop_torn_line(path)
+    assert path.read_bytes() == after
+    drop_torn_line(tmp_path / "not-there.jsonl")  # a first run: nothing to do
