@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +90,38 @@ async def test_q_on_a_full_disk_keeps_the_app_open_and_the_old_checkpoint_and_sa
     saved = load_checkpoint(app.saved_on_quit)
     assert app.saved_on_quit.parent == elsewhere and saved.step == step
     assert app.return_code == 0
+
+
+@run_async
+async def test_a_disk_that_fills_while_training_pauses_the_run_and_it_goes_on_once_space_is_freed(full_disk):
+    """The metrics file's next line finds the disk full: the run pauses, still whole in memory, and
+    says why. It used to kill the training process, so q left without saving what was trained
+    (and this file's first test failed whenever the disk filled a step before q)."""
+    import json
+
+    from musictui.checkpoint import list_checkpoints, load_checkpoint
+
+    folder = full_disk / "run"
+    app = make_app(checkpoint_dir=folder, preset="tiny", overrides=TRAINING)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.train_screen
+        await train_a_few_steps(pilot, screen, 3)
+        fill(full_disk)
+        await wait_for(pilot, lambda: screen.state == "paused", what="the pause on a full disk")
+        said = [m for m in notes(app) if "No space left" in m]
+        assert said and "metrics.jsonl" in said[-1] and f"paused at step {screen.trainer.step:,}" in said[-1], notes(app)
+        assert not screen.trainer.gone and screen.unsaved
+        paused_at = screen.trainer.step
+
+        (full_disk / "filler").unlink()
+        await pilot.press("space")
+        await wait_for(pilot, lambda: screen.trainer.step >= paused_at + 3, what="training again")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, what="the quit")
+    assert app.return_code == 0
+    assert load_checkpoint(list_checkpoints(folder)[-1]).step == screen.trainer.step
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines][-1] == screen.trainer.step  # no line glued to a torn one
 
 
 @run_async

@@ -9,8 +9,9 @@ Commands (one JSON object a line): {"do": "start"} (or "resume"), {"do": "pause"
 weights as they are now, for the generate screen), {"do": "stop"} (save what is unsaved, then exit).
 Events: ready (step, steps, losses so far, note), steps (a batch of step metrics, at most every
 0.25 s), sample (the evaluation sample, made here in the child), saved (path, step), save_failed
-(message: the run goes on, unsaved), snapshot (path, step), paused,
-done (the last step reached), error (a UserError's line), bye (about to exit).
+(message: the run goes on, unsaved), snapshot (path, step), snapshot_failed (message), paused,
+done (the last step reached), error (a UserError's line; "ended": the child is leaving, as after
+a diverged loss), bye (about to exit). An error while training (a full disk) pauses the run.
 
 Nothing is lost whichever way the parent goes: when stdin closes (the app quit or was killed)
 the child saves and exits, and SIGTERM or SIGHUP do the same, after the current step.
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from musictui.app.child_stderr import ChildStderr
 from musictui.app.json_lines import read_lines, write_line
+from musictui.errors import UserError
 
 POST_EVERY_S = 0.25  # step events are batched this long: 4 draws a second look as alive as 10, and each
                      # draw takes the UI a moment that a core of training waits for (benchmarks/train_speed.py:
@@ -49,6 +51,7 @@ class _Child:
         self.trainer = None
         self.snapshots = None  # a TemporaryDirectory, made at the first snapshot
         self.snapshot_count = 0
+        self.diverged = False  # the loss became NaN: nothing from here on is saved
 
     def emit(self, event: str, **fields) -> None:
         write_line(sys.stdout, {"event": event, **fields})  # if the parent is gone, stdin's end stops us
@@ -74,7 +77,6 @@ class _Child:
         """Save (in `folder` if given); a failure (a full disk) is an event, and the run goes on
         unsaved so the parent can offer another folder."""
         from musictui.app.training import save_run_to
-        from musictui.errors import UserError
 
         try:
             path = save_run_to(self.trainer, Path(folder)) if folder else self.trainer.save()
@@ -90,11 +92,15 @@ class _Child:
 
         from musictui.checkpoint import save_checkpoint
 
-        if self.snapshots is None:
-            self.snapshots = tempfile.TemporaryDirectory(prefix="musictui-live-")
-        self.snapshot_count += 1  # a new name each time: a sampler may still read the last one
-        path = Path(self.snapshots.name) / f"live-{self.snapshot_count}.safetensors"
-        save_checkpoint(self.trainer.checkpoint(with_training_state=False), path)
+        try:
+            if self.snapshots is None:
+                self.snapshots = tempfile.TemporaryDirectory(prefix="musictui-live-")
+            self.snapshot_count += 1  # a new name each time: a sampler may still read the last one
+            path = Path(self.snapshots.name) / f"live-{self.snapshot_count}.safetensors"
+            save_checkpoint(self.trainer.checkpoint(with_training_state=False), path)
+        except (OSError, UserError) as error:  # a full temporary folder: the run goes on
+            self.emit("snapshot_failed", message=str(error))
+            return
         old = path.with_name(f"live-{self.snapshot_count - 2}.safetensors")
         old.unlink(missing_ok=True)
         self.emit("snapshot", path=str(path), step=self.trainer.step)
@@ -126,35 +132,54 @@ class _Child:
         return not self.leaving
 
     def train(self) -> None:
-        from musictui.app.training import evaluation_sample
+        from musictui.train import TrainingDiverged  # torch is loaded in the child by now
 
         trainer = self.trainer
         self.stop.clear()
-        batch, last = [], time.monotonic()
-        for m in trainer.run(self.stop):
-            batch.append({"step": m.step, "total_steps": m.total_steps, "loss": m.loss,
-                          "chars_per_s": m.chars_per_s, "eta_s": m.eta_s, "learning_rate": m.learning_rate,
-                          "val_loss": m.val_loss, "checkpoint": str(m.checkpoint) if m.checkpoint else None})
-            if m.checkpoint:
-                self.saved_step = m.step
-            now = time.monotonic()
-            if m.val_loss is not None or m.checkpoint or now - last >= POST_EVERY_S:
-                self.emit("steps", metrics=batch)
-                batch, last = [], now
-            if m.val_loss is not None:
-                self.emit("sample", step=m.step, text=evaluation_sample(trainer, seed=m.step))
-            while not self.commands.empty():  # commands sent while training, between two steps
-                self.between_steps(self.commands.get())
-        if batch:
-            self.emit("steps", metrics=batch)
-        if trainer.step >= trainer.config.steps:
-            self.emit("done", step=trainer.step)
-        else:
+        try:
+            self._train_steps(trainer)
+        except TrainingDiverged as error:
+            # Weights that give NaN are not worth keeping, nor is training on from them: the child
+            # leaves without saving, and the run's folder keeps its last good checkpoint.
+            self.diverged = self.leaving = True
+            self.emit("error", message=f"{error}. Training stopped; nothing after that checkpoint is saved.",
+                      ended=True)
+            return
+        except (OSError, UserError) as error:
+            # A full disk (the metrics file): the run pauses, still in memory, and the parent says why. With space freed, space goes on; at q, another folder is offered.
+            saved = "saved" if trainer.step == self.saved_step else "not saved"
+            self.emit("error", message=f"{error}. Training paused at step {trainer.step:,} ({saved}).")
             self.emit("paused", step=trainer.step)
+            return
+        self.emit("done" if trainer.step >= trainer.config.steps else "paused", step=trainer.step)
+
+    def _train_steps(self, trainer) -> None:
+        """Train until stopped, posting the steps in batches (every POST_EVERY_S, and at once for
+        a validation loss or a checkpoint); steps done before an error are posted too."""
+        from musictui.app.training import evaluation_sample
+
+        batch, last = [], time.monotonic()
+        try:
+            for m in trainer.run(self.stop):
+                batch.append({"step": m.step, "total_steps": m.total_steps, "loss": m.loss,
+                              "chars_per_s": m.chars_per_s, "eta_s": m.eta_s, "learning_rate": m.learning_rate,
+                              "val_loss": m.val_loss, "checkpoint": str(m.checkpoint) if m.checkpoint else None})
+                if m.checkpoint:
+                    self.saved_step = m.step
+                now = time.monotonic()
+                if m.val_loss is not None or m.checkpoint or now - last >= POST_EVERY_S:
+                    self.emit("steps", metrics=batch)
+                    batch, last = [], now
+                if m.val_loss is not None:
+                    self.emit("sample", step=m.step, text=evaluation_sample(trainer, seed=m.step))
+                while not self.commands.empty():  # commands sent while training, between two steps
+                    self.between_steps(self.commands.get())
+        finally:
+            if batch:
+                self.emit("steps", metrics=batch)
 
     def run(self) -> int:
         from musictui.app.training import build_trainer
-        from musictui.errors import UserError
 
         s = self.settings
         try:
@@ -171,7 +196,7 @@ class _Child:
         try:
             while self.handle(self.commands.get()):
                 pass
-            if t.step and t.step != self.saved_step:
+            if t.step and t.step != self.saved_step and not self.diverged:
                 self.save()  # stop, stdin closed, SIGTERM or SIGHUP: nothing trained is lost
         finally:
             if self.snapshots is not None:
@@ -233,7 +258,7 @@ class ChildRun:
     """What the app knows of the child's run, kept by the one thread that reads its events
     (`follow`), and the calls that wait for an answer (save, snapshot): any thread but that one."""
 
-    ANSWERS = {"save": ("saved", "save_failed"), "snapshot": ("snapshot",)}
+    ANSWERS = {"save": ("saved", "save_failed"), "snapshot": ("snapshot", "snapshot_failed")}
 
     def __init__(self, process: TrainProcess) -> None:
         self.process = process
@@ -263,6 +288,7 @@ class ChildRun:
             self.saved_step = event["step"]
         elif kind in ("paused", "done", "bye"):
             self.training = False
+            self.step = event["step"]  # a step whose metrics never came (its log line failed) still counts
         if kind == "bye":
             self.gone = True
         if kind in self._waiting or kind == "bye":

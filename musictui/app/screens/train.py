@@ -175,7 +175,7 @@ class TrainScreen(InstalledScreen):
                 self.post_message(self.Stopped(event["step"], kind == "done"))
             elif kind == "error":
                 failed = event["message"]
-                self.post_message(self.Failed(failed, loaded=run.steps > 0))
+                self.post_message(self.Failed(failed, loaded=run.steps > 0, ended=event.get("ended", False)))
         if not said_bye and failed is None:
             # Killed (the OOM killer, a signal) or crashed: say so, or the screen would look paused.
             saved = f"step {run.saved_step:,} is saved" if run.saved_step else "nothing was saved"
