@@ -3,6 +3,7 @@ terminal back (alternate screen off). Issue 12: both used to lose the run."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -17,6 +18,18 @@ from tests.test_app_terminal import alive, new_session, screen, tmux, wait_for_s
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(subprocess.run(["which", "tmux"], capture_output=True).returncode != 0,
                                  reason="needs tmux")]
+
+
+def wait_for_steps(name: str, steps: int, timeout: float = 60.0) -> None:
+    """Until the screen's progress line shows `steps` steps trained. A fixed second was not enough
+    where the first step is slow (Adam's first step imports torch._dynamo: 1.4 s here)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.search(r"step ([\d,]+) of", screen(name))
+        if found and int(found.group(1).replace(",", "")) >= steps:
+            return
+        assert time.monotonic() < deadline, screen(name)
+        time.sleep(0.1)
 
 
 def _start_app(tmp_path: Path, name: str) -> int:
@@ -47,7 +60,7 @@ def test_a_signal_while_training_saves_the_step_and_restores_the_terminal(tmp_pa
     try:
         tmux("send-keys", "-t", name, "space")
         wait_for_screen(name, "Training:")
-        time.sleep(1.0)  # some steps
+        wait_for_steps(name, 3)
         assert tmux("display-message", "-p", "-t", name, "#{alternate_on}").strip() == "1"
         os.kill(pid, signum)
         deadline = time.monotonic() + 60
@@ -87,7 +100,7 @@ def test_killing_the_app_leaves_no_training_process_behind_and_loses_nothing(tmp
         assert "musictui.app.train_process" in Path(f"/proc/{child}/cmdline").read_text()
         tmux("send-keys", "-t", name, "space")
         wait_for_screen(name, "Training:")
-        time.sleep(1.0)  # some steps
+        wait_for_steps(name, 3)
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 60
         while not _gone(child):
