@@ -93,9 +93,14 @@ class Vocabulary:
         """`text` as an int64 vector. Characters outside the vocabulary are a UserError that lists them."""
         unknown = sorted(set(text) - self.char2idx.keys())
         if unknown:
+            # Python reads bytes that are not UTF-8 as lone surrogates ('\udcff'): name the bytes.
+            raw = [f"0x{ord(c) - 0xDC00:02x}" for c in unknown if 0xDC80 <= ord(c) <= 0xDCFF]
+            chars = "".join(c for c in unknown if not 0xDC80 <= ord(c) <= 0xDCFF)
             raise UserError(
-                f"characters not in the model's vocabulary: {''.join(unknown)!r} "
-                f"(it knows: {''.join(self.chars)!r})"
+                (f"characters not in the model's vocabulary: {chars!r} " if chars else "")
+                + (f"{'and ' if chars else ''}bytes that are not UTF-8: {', '.join(raw)} (save the text as UTF-8) "
+                   if raw else "")
+                + f"(it knows: {''.join(self.chars)!r})"
             )
         return np.fromiter((self.char2idx[c] for c in text), dtype=np.int64, count=len(text))
 

@@ -80,12 +80,33 @@ def put_whole(source: Path, target: Path) -> None:
         shutil.copyfile(source, partial)
         os.replace(partial, target)
     except OSError as error:
-        # The user knows the target, not our hidden temporary: "t.wav: Read-only file system".
-        if str(partial) in (str(error.filename), str(error.filename2)):  # open() keeps a Path
-            error.filename, error.filename2 = str(target), None
+        name_target(error, partial, target)
         raise
     finally:
         remove_temp(partial)  # after a failed replace (target is a folder, say)
+
+
+def write_whole(target: Path, text: str) -> None:
+    """Write `text` to `target` whole, as put_whole copies: a full disk leaves the file that was
+    there (the user's own tunes, under --force) as it was, never half replaced."""
+    refuse_special_file(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(temp_name(target.name, f".{os.getpid()}.partial"))
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as error:
+        name_target(error, partial, target)
+        raise
+    finally:
+        remove_temp(partial)
+
+
+def name_target(error: OSError, partial: Path, target: Path) -> None:
+    """Make `error` name the user's file: "t.wav: Read-only file system". Not our hidden temporary
+    (open() names it), and not nothing (a write that finds the disk full names no file)."""
+    if error.filename is None or str(partial) in (str(error.filename), str(error.filename2)):
+        error.filename, error.filename2 = str(target), None
 
 
 def remove_temp(partial: Path) -> None:

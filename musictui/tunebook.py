@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from musictui.errors import UserError
-from musictui.outputs import refuse_special_file
+from musictui.outputs import refuse_special_file, write_whole
 from musictui.xdg import data_home
 
 DB_NAME = "tunes.db"
@@ -241,7 +241,7 @@ def export(tune: BookTune, out: Path, force: bool = False) -> Path:
         raise UserError(f"{out} exists: choose another name, or add --force to overwrite it")
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".abc":
-        out.write_text(tune.abc.rstrip("\n") + "\n", encoding="utf-8")
+        write_whole(out, tune.abc.rstrip("\n") + "\n")
         return out
     from musictui.audio import render
 

@@ -4,6 +4,8 @@ Same checks as the rest of the matrix (tests/hostile.py).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hostile import files, musictui, refused, start
@@ -133,3 +135,65 @@ def test_the_generate_screen_refuses_a_plan_with_meter_none_as_the_command_does(
     with pytest.raises(UserError, match="M:none has no bars"):
         read_settings(temperature="", seed="", title="", meter="none", key="", form="2x8")
     read_settings(temperature="", seed="", title="", meter="none", key="", form="free")  # no plan: taken
+
+
+def test_generate_names_standard_output_when_it_cannot_be_written(tmp_path):
+    """`musictui generate > /dev/full` (or onto a full disk) said only "No space left on device"."""
+    import stat
+    import subprocess
+    import sys
+
+    if not stat.S_ISCHR(Path("/dev/full").stat().st_mode):
+        pytest.skip("no /dev/full device here")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "musictui", "generate", "--seed", "1"], cwd=tmp_path,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == "musictui: could not write the tune to standard output: No space left on device"
+
+
+def test_a_prompt_that_is_not_utf8_names_its_bytes(tmp_path):
+    """Python reads such bytes as lone surrogates: the message showed '\\udce9'."""
+    import os
+
+    done = musictui("generate", "--seed", "1", "--prompt", os.fsdecode(b"X:1\nT:Caf\xe9\n"), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "bytes that are not UTF-8: 0xe9" in last and "\\udc" not in last, last
+    assert "characters not in" not in last  # only the byte was unknown
+
+
+@pytest.fixture
+def full_small_disk(tmp_path):
+    """A 400 kB tmpfs holding the user's t.abc, then filled to the last byte."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): the full-disk case needs root")
+    try:
+        (mount / "t.abc").write_text("X:1\nT:Mine, kept for years\nM:6/8\nL:1/8\nK:D\n" + "ABc def|" * 200 + "\n")
+        with open(mount / "filler", "wb", buffering=0) as f:
+            for chunk in (65536, 512):
+                try:
+                    while True:
+                        f.write(b"\0" * chunk)
+                except OSError:
+                    pass
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_generate_out_force_on_a_full_disk_leaves_the_old_file_whole(tmp_path, full_small_disk):
+    """--out was written in place: a full disk left the user's old file cut short. Now a temporary
+    is written, then renamed; a failure leaves the old file and no temporary."""
+    before = files(full_small_disk)
+    done = musictui("generate", "--seed", "1", "--out", full_small_disk / "t.abc", "--force", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "t.abc" in last and "no space left" in last.lower() and ".partial" not in last, last
+    assert files(full_small_disk) == before

@@ -72,6 +72,7 @@ def save_tunes(result, folder: Path) -> Path:
     """All the tunes in one ABC file, each after a `%` comment with its figures (split_tunes and
     abc2midi skip comments between tunes); a failed tune is a comment alone."""
     from musictui.errors import UserError
+    from musictui.outputs import write_whole
 
     lines = [f"% musictui evaluate: {result.source} tunes, {result.checkpoint} (step {result.step})", ""]
     for i, s in enumerate(result.tunes, 1):
@@ -86,8 +87,7 @@ def save_tunes(result, folder: Path) -> Path:
                   s.text, ""]
     target = folder / "tunes.abc"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        target.write_text("\n".join(lines), encoding="utf-8")
+        write_whole(target, "\n".join(lines))
     except OSError as error:
         raise UserError(f"cannot write {target}: {error.strerror}") from None
     return target

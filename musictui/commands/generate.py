@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     prompt = build_prompt(args.title, args.meter, args.key, args.unit, args.prompt, args.tune_type)
     check_prompt_for_sampler(prompt, settings)
     path = find_checkpoint(args.checkpoint)
-    from musictui.outputs import check_output  # --out never silently replaces yesterday's tunes
+    from musictui.outputs import check_output, write_whole  # --out never silently replaces yesterday's tunes
     check_output(args.out, [path], args.force, "--out")  # nor the checkpoint, named or found
     read_meta(path)  # a damaged or foreign checkpoint is refused before torch loads (1.5 s)
     from musictui.model import resolve_device
@@ -78,20 +78,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"% musictui generate: {path}", file=sys.stderr)
 
     sampler.vocab.encode(prompt)  # an unknown character is one clear line, before anything is written
-    out = sys.stdout
-    out.write(prompt)
-    out.flush()
+    show(prompt)
     text = [prompt]
     interrupted = False
     try:
         for ch in sampler.stream_tunes(prompt, settings):
-            out.write(ch)
-            out.flush()  # a reader of the pipe sees each character as it is sampled
+            show(ch)  # a reader of the pipe sees each character as it is sampled
             text.append(ch)
     except KeyboardInterrupt:
         interrupted = True  # Ctrl+C: stop sampling, but keep (and save) the tunes already complete
     if not "".join(text).endswith("\n"):
-        out.write("\n")
+        show("\n")
     tunes, unfinished = extract_tunes("".join(text))
     if unfinished is not None:
         cause = "by Ctrl+C" if interrupted else f"at --length {args.length}"
@@ -100,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # first: the file is the user's own copy, whatever the tune book then says
         if not tunes:
             raise UserError(f"no complete tune to save in {args.out} (raise --length?)")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("\n\n".join(tunes) + "\n", encoding="utf-8")
+        write_whole(args.out, "\n\n".join(tunes) + "\n")
         print(f"% saved {len(tunes)} tune(s) to {args.out}", file=sys.stderr)
     if args.keep and tunes:
         from musictui.tunebook import keep
@@ -109,3 +105,17 @@ def run(args: argparse.Namespace) -> int:
         ids, book = keep(tunes, str(path), settings)
         print(f"% kept as tune(s) {', '.join(map(str, ids))} in {book}", file=sys.stderr)
     return 130 if interrupted else 0
+
+
+def show(text: str) -> None:
+    """Write to stdout at once. A reader that left (`| head`) is cli's quiet exit; any other failure
+    (`> /dev/full`, a redirect onto a full disk) names stdout, which its message alone did not."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        from musictui.errors import UserError
+
+        raise UserError(f"could not write the tune to standard output: {error.strerror or error}") from None
