@@ -98,11 +98,12 @@ def slug(title: str) -> str:
 def save_tune(tune: Tune, folder: Path) -> list[Path]:
     """Write the tune as .abc, .mid and .wav into `folder`; returns the three paths."""
     from musictui.audio import render
+    from musictui.outputs import write_whole
 
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"tune-{tune.number:02d}-{slug(tune.title)}"
     abc = stem.with_suffix(".abc")
-    abc.write_text(tune.text + "\n", encoding="utf-8")
+    write_whole(abc, tune.text + "\n")  # saved again over itself, a full disk must not cut it short
     midi, wav = stem.with_suffix(".mid"), stem.with_suffix(".wav")
     render(tune.text, wav_path=wav, midi_path=midi)
     return [abc, midi, wav]
