@@ -11,6 +11,7 @@ target: a crash or a kill mid-save leaves the previous checkpoint whole.
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import os
 import secrets
@@ -71,7 +72,6 @@ class Checkpoint:
 def save_checkpoint(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
     """Write `ckpt` to `path` atomically. `half` stores the weights as float16 (half the size)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tensors: dict[str, torch.Tensor] = {}
     for name, value in ckpt.model_state.items():
         value = value.detach().cpu()
@@ -100,6 +100,7 @@ def save_checkpoint(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
     # temp_name shortens the part from path.name, so a 250-byte target still has a temporary.
     tmp = path.with_name(temp_name(path.name, f".tmp-{os.getpid()}-{secrets.token_hex(4)}"))
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # in the try: a file in its place is said below
         with open(tmp, "wb") as f:
             f.write(payload)
             f.flush()
@@ -108,14 +109,22 @@ def save_checkpoint(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
     except OSError as error:
         if path.is_dir():
             raise  # cli says which path is a folder
-        raise CheckpointNotSaved(
-            f"could not write {path} ({error.strerror or error}): step {ckpt.step} was not saved; "
-            "the checkpoints already there are whole (free some space, or choose another folder)"
-        ) from None
+        raise CheckpointNotSaved(f"could not write {path} ({error.strerror or error}): step {ckpt.step} was not "
+                                 f"saved; {_what_to_do(path, error)}") from None
     finally:
         remove_temp(tmp)  # not unlink(missing_ok=True): on a read-only disk that hid CheckpointNotSaved
     _fsync_dir(path.parent)
     return path
+
+
+def _what_to_do(path: Path, error: OSError) -> str:
+    """The fix for a failed save, by its cause: space, permission, or a file where the folder was."""
+    if error.errno in (errno.ENOTDIR, errno.EEXIST) or path.parent.exists() and not path.parent.is_dir():
+        return f"{path.parent} is not a folder now (move the file there away, or choose another folder)"
+    kept = "the checkpoints already there are whole"
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{kept} (make the folder writable, or choose another folder)"
+    return f"{kept} (free some space, or choose another folder)"
 
 
 def _fsync_dir(folder: Path) -> None:
