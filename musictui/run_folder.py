@@ -48,24 +48,52 @@ class RunFolder:
             self.made = holder.made
             _HELD[key] = self
             return self
+        self._file = self._lock()
+        _HELD[key] = self
+        return self
+
+    def _lock(self):
+        """Open the folder's lock file, take its flock and write our PID; UserError if another
+        trainer holds it. Retried if the file was removed or replaced between the open and the
+        flock: a lock on a file no longer at the path would keep nobody out."""
         lock_path = self.folder / LOCK_NAME
-        # "a+": never truncates, so a refused trainer does not wipe the holder's PID before reading it.
-        lock = open(lock_path, "a+", encoding="ascii")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            pid = lock.read().strip() or "unknown"
+        while True:
+            # "a+": never truncates, so a refused trainer does not wipe the holder's PID before reading it.
+            lock = open(lock_path, "a+", encoding="ascii")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                pid = lock.read().strip() or "unknown"
+                lock.close()
+                raise UserError(f"{self.folder} is in use by another trainer (PID {pid}): wait for it to "
+                                "finish, stop it, or train into another --checkpoint-dir") from None
+            if _same_file(lock, lock_path):
+                break
             lock.close()
-            raise UserError(f"{self.folder} is in use by another trainer (PID {pid}): wait for it to "
-                            "finish, stop it, or train into another --checkpoint-dir") from None
         lock.seek(0)
         lock.truncate()
         lock.write(f"{os.getpid()}\n")
         lock.flush()
+        return lock
+
+    def keep(self) -> None:
+        """Called at every step: if the lock file was deleted (or replaced) while we train, lock a
+        new one at its path at once. The flock is on the file, not the name: with the file gone,
+        a second trainer would have found the folder free and interleaved its checkpoints with
+        ours. If one got in first, this run stops (UserError) rather than write beside it."""
+        if self._file is None or _same_file(self._file, self.folder / LOCK_NAME):
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)  # the whole folder may have gone
+            lock = self._lock()
+        except UserError as taken:
+            raise FolderTakenOver(f"{taken}. Its lock file was removed while this run trained, and that "
+                                  "trainer started in it: this run stops without writing there") from None
+        except OSError:
+            return  # cannot make a new one now (the folder is a file, a read-only disk): tried again next step
+        self._file.close()
         self._file = lock
-        _HELD[key] = self
-        return self
 
     def release(self) -> None:
         if self._file is not None:
@@ -103,6 +131,20 @@ class RunFolder:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+class FolderTakenOver(UserError):
+    """Another trainer locked the run folder after our lock file was deleted."""
+
+
+def _same_file(lock, path: Path) -> bool:
+    """Whether the open `lock` is still the file at `path` (not deleted, not replaced)."""
+    try:
+        here = os.stat(path)
+    except OSError:
+        return False
+    held = os.fstat(lock.fileno())
+    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _alive(pid: int) -> bool:
