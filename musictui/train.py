@@ -100,6 +100,8 @@ class Trainer:
         self.train_losses: list[float] = []
         self.val_losses: list[tuple[int, float]] = []
         self.best_val_loss: float | None = None
+        self.saved_step: int | None = None  # the step of the last checkpoint written (or resumed from)
+        self.saved_path: Path | None = None
 
         self.train_ids = corpus.train_ids()
         if len(self.train_ids) <= config.seq_length + 1:
@@ -141,7 +143,8 @@ class Trainer:
                 # the dropout masks from here on differ from the straight run's, all else is exact.
                 self.generator.manual_seed(self.config.seed + ckpt.step)
         self.resumed_from = ckpt.path
-        self.step = ckpt.step
+        self.step = self.saved_step = ckpt.step
+        self.saved_path = ckpt.path
         self.train_losses = list(ckpt.train_losses)
         self.val_losses = list(ckpt.val_losses)
         self.best_val_loss = ckpt.best_val_loss
@@ -194,7 +197,19 @@ class Trainer:
             prune_checkpoints(self.checkpoint_dir, self.keep_last, keep=path)
         if self.ranks.distributed:
             distributed.barrier()
+        self.saved_step, self.saved_path = ckpt.step, path
         return path
+
+    def unsaved(self) -> str:
+        """What a stop that could not save leaves behind, for its message: which steps are lost,
+        and where the last checkpoint is."""
+        if self.step == 0:
+            return "nothing was trained yet"
+        if self.saved_step == self.step:
+            return f"step {self.step:,} is saved" + (f" ({self.saved_path})" if self.saved_path else "")
+        if self.saved_step is None:
+            return f"its {self.step:,} steps are not saved (no checkpoint was written)"
+        return f"steps after {self.saved_step:,} are not saved (the last checkpoint is {self.saved_path})"
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -290,6 +305,8 @@ class Trainer:
         smoothed_step_s: float | None = None
         try:
             while self.step < cfg.steps and not self.stop_requested(stop):
+                if self.run_folder is not None:
+                    self.run_folder.keep()  # a deleted lock file is made again before a second trainer gets in
                 t0 = time.perf_counter()
                 loss = self.train_step()
                 step_s = time.perf_counter() - t0
@@ -334,10 +351,19 @@ class Trainer:
 
     def _open_metrics_log(self):
         """Every run appends its metrics to a JSON-lines file beside its checkpoints, to plot later."""
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         path = self.checkpoint_dir / METRICS_FILE
-        drop_torn_line(path)
-        return open(path, "a", buffering=1, encoding="utf-8")
+        # A pipe there would block the open for good (SIGTERM could not end it), a folder would
+        # fail it: refused in one line before the first step, like every other path we write.
+        if path.exists() and not path.is_file():
+            raise UserError(f"{path} is not a regular file (a folder, a pipe or a device): move it away, "
+                            "then train again")
+        try:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            drop_torn_line(path)
+            return open(path, "a", buffering=1, encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"could not open {path} to write the run's metrics: {error.strerror or error} "
+                            "(make the folder writable, or train into another --checkpoint-dir)") from None
 
 
 def drop_torn_line(path: Path, look_back: int = 65536) -> None:
