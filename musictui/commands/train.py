@@ -6,12 +6,14 @@ every process trains, only rank 0 prints, logs and writes checkpoints.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 from pathlib import Path
 
 from musictui.commands.common import (DEFAULT_CHECKPOINT_DIR, add_corpus_argument, add_device_argument,
                                      check_corpus_argument, finite_number, positive_float, positive_int, seed)
 from musictui.config import BATCHINGS, LR_SCHEDULES, PRESETS, TRAIN_PRECISIONS
+from musictui.errors import UserError
 
 def one_of(names: tuple[str, ...]):
     """An argparse type that takes exactly one of `names` (a Config field's, from musictui.config)."""
@@ -121,7 +123,6 @@ def refuse_early(args: argparse.Namespace) -> None:
     import os
 
     from musictui.checkpoint_meta import read_meta
-    from musictui.errors import UserError
     from musictui.run_folder import RunFolder
     from musictui.runs import newest_checkpoint
 
@@ -222,6 +223,12 @@ def _train_with(trainer, args: argparse.Namespace, ranks, device, console) -> in
             console.print(f"Stopped{why} at step {trainer.step}: saved {escape(str(path))}. Resume with `musictui "
                           f"train --resume{'' if args.checkpoint_dir == Path('checkpoints') else f' --checkpoint-dir {where_dir}'}`.")
             return 130
+    except KeyboardInterrupt:  # a second signal: the user wants out now, without the save
+        print(f"musictui: stopped at once by a second signal at step {trainer.step:,}: {trainer.unsaved()}",
+              file=sys.stderr)
+        return 130
+    except UserError as error:
+        raise stopped_by(error, trainer) from None
     finally:
         signals.restore()
         if comet is not None:
@@ -233,6 +240,26 @@ def _train_with(trainer, args: argparse.Namespace, ranks, device, console) -> in
                   f"{trainer.best_val_loss if trainer.best_val_loss is None else round(trainer.best_val_loss, 4)}; "
                   f"saved {escape(str(last_checkpoint))}")
     return 0
+
+
+def stopped_by(error: UserError, trainer) -> UserError:
+    """The error that ended a run mid-way (a full disk, a folder gone), with what became of the
+    steps trained since the last checkpoint: saved now if that can be done, else named as lost."""
+    from musictui.checkpoint import CheckpointNotSaved
+    from musictui.run_folder import FolderTakenOver
+    from musictui.train import TrainingDiverged
+
+    if isinstance(error, TrainingDiverged):
+        return error  # it names the last good checkpoint; its weights are not worth saving
+    # Not on a failed save (it would fail alike), nor into a folder another trainer holds; nor
+    # under torchrun, where one rank's save would wait for the others at a barrier.
+    if (trainer.saved_step != trainer.step and not trainer.ranks.distributed
+            and not isinstance(error, (CheckpointNotSaved, FolderTakenOver))):
+        try:
+            trainer.save()
+        except (OSError, UserError):
+            pass
+    return UserError(f"{error}. Training stopped at step {trainer.step:,}: {trainer.unsaved()}")
 
 
 def _where(device, ranks) -> str:
