@@ -51,7 +51,7 @@ class _Child:
         self.trainer = None
         self.snapshots = None  # a TemporaryDirectory, made at the first snapshot
         self.snapshot_count = 0
-        self.diverged = False  # the loss became NaN: nothing from here on is saved
+        self.save_at_exit = True  # False after a NaN loss, or once another trainer holds the folder
 
     def emit(self, event: str, **fields) -> None:
         write_line(sys.stdout, {"event": event, **fields})  # if the parent is gone, stdin's end stops us
@@ -132,6 +132,7 @@ class _Child:
         return not self.leaving
 
     def train(self) -> None:
+        from musictui.run_folder import FolderTakenOver
         from musictui.train import TrainingDiverged  # torch is loaded in the child by now
 
         trainer = self.trainer
@@ -141,12 +142,21 @@ class _Child:
         except TrainingDiverged as error:
             # Weights that give NaN are not worth keeping, nor is training on from them: the child
             # leaves without saving, and the run's folder keeps its last good checkpoint.
-            self.diverged = self.leaving = True
+            self.save_at_exit, self.leaving = False, True
             self.emit("error", message=f"{error}. Training stopped; nothing after that checkpoint is saved.",
                       ended=True)
             return
+        except FolderTakenOver as error:
+            # Another trainer holds the folder now: writing beside it is what the lock prevents.
+            self.save_at_exit, self.leaving = False, True
+            self.emit("error", message=f"{error}. Training stopped at step {trainer.step:,}: {trainer.unsaved()}.",
+                      ended=True)
+            return
         except (OSError, UserError) as error:
-            # A full disk (the metrics file): the run pauses, still in memory, and the parent says why. With space freed, space goes on; at q, another folder is offered.
+            # A full disk (the metrics file): the run pauses, still in memory, and the parent says why.
+            # With space freed, the space key goes on; at q, another folder is offered.
+            if trainer.saved_step == trainer.step:  # its checkpoint was written, then the metrics line failed
+                self.saved_step = trainer.step
             saved = "saved" if trainer.step == self.saved_step else "not saved"
             self.emit("error", message=f"{error}. Training paused at step {trainer.step:,} ({saved}).")
             self.emit("paused", step=trainer.step)
@@ -196,7 +206,7 @@ class _Child:
         try:
             while self.handle(self.commands.get()):
                 pass
-            if t.step and t.step != self.saved_step and not self.diverged:
+            if t.step and t.step != self.saved_step and self.save_at_exit:
                 self.save()  # stop, stdin closed, SIGTERM or SIGHUP: nothing trained is lost
         finally:
             if self.snapshots is not None:
