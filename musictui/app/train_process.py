@@ -47,8 +47,7 @@ class _Child:
         self.commands: queue.Queue = queue.Queue()
         self.stop = threading.Event()  # Trainer.run's stop: set to pause, and to leave
         self.leaving = False
-        self.saved_step: int | None = None
-        self.trainer = None
+        self.trainer = None  # its saved_step is the step of the last checkpoint written
         self.snapshots = None  # a TemporaryDirectory, made at the first snapshot
         self.snapshot_count = 0
         self.save_at_exit = True  # False after a NaN loss, or once another trainer holds the folder
@@ -83,7 +82,6 @@ class _Child:
         except (OSError, UserError) as error:
             self.emit("save_failed", message=str(error), step=self.trainer.step)
             return
-        self.saved_step = self.trainer.step
         self.emit("saved", path=str(path), step=self.trainer.step)
 
     def snapshot(self) -> None:
@@ -155,9 +153,7 @@ class _Child:
         except (OSError, UserError) as error:
             # A full disk (the metrics file): the run pauses, still in memory, and the parent says why.
             # With space freed, the space key goes on; at q, another folder is offered.
-            if trainer.saved_step == trainer.step:  # its checkpoint was written, then the metrics line failed
-                self.saved_step = trainer.step
-            saved = "saved" if trainer.step == self.saved_step else "not saved"
+            saved = "saved" if trainer.step == trainer.saved_step else "not saved"
             self.emit("error", message=f"{error}. Training paused at step {trainer.step:,} ({saved}).")
             self.emit("paused", step=trainer.step)
             return
@@ -174,8 +170,6 @@ class _Child:
                 batch.append({"step": m.step, "total_steps": m.total_steps, "loss": m.loss,
                               "chars_per_s": m.chars_per_s, "eta_s": m.eta_s, "learning_rate": m.learning_rate,
                               "val_loss": m.val_loss, "checkpoint": str(m.checkpoint) if m.checkpoint else None})
-                if m.checkpoint:
-                    self.saved_step = m.step
                 now = time.monotonic()
                 if m.val_loss is not None or m.checkpoint or now - last >= POST_EVERY_S:
                     self.emit("steps", metrics=batch)
@@ -199,20 +193,19 @@ class _Child:
             self.emit("error", message=str(error))
             return 1
         t = self.trainer
-        self.saved_step = t.step if t.step else None
         self.emit("ready", note=note, step=t.step, steps=t.config.steps, train_losses=t.train_losses,
                   val_losses=t.val_losses, best_val_loss=t.best_val_loss)
         threading.Thread(target=self.read_commands, daemon=True).start()
         try:
             while self.handle(self.commands.get()):
                 pass
-            if t.step and t.step != self.saved_step and self.save_at_exit:
+            if t.step and t.step != t.saved_step and self.save_at_exit:
                 self.save()  # stop, stdin closed, SIGTERM or SIGHUP: nothing trained is lost
         finally:
             if self.snapshots is not None:
                 self.snapshots.cleanup()
             self.emit("bye", step=t.step)
-        return 0 if not t.step or t.step == self.saved_step else 1
+        return 0 if not t.step or t.step == t.saved_step else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,4 +40,6 @@ def save_run_to(trainer, folder: Path) -> Path:
     moving the run there: used when the run's own folder cannot take it (a full disk)."""
     from musictui.checkpoint import checkpoint_name, save_checkpoint
 
-    return save_checkpoint(trainer.checkpoint(), Path(folder) / checkpoint_name(trainer.step))
+    path = save_checkpoint(trainer.checkpoint(), Path(folder) / checkpoint_name(trainer.step))
+    trainer.saved_step, trainer.saved_path = trainer.step, path  # saved, if not in the run's own folder
+    return path
