@@ -199,13 +199,10 @@ def _train_with(trainer, args: argparse.Namespace, ranks, device, console) -> in
         TextColumn("loss {task.fields[loss]}  val {task.fields[val]}  {task.fields[speed]} chars/s"),
         TimeRemainingColumn(),
     )
-    last_checkpoint = None
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("train", total=cfg.steps, completed=trainer.step, loss="-", val="-", speed="-")
             for m in trainer.run(stop):
-                if m.checkpoint:
-                    last_checkpoint = m.checkpoint
                 val = f"{m.val_loss:.3f}" if m.val_loss is not None else progress.tasks[0].fields["val"]
                 progress.update(task, completed=m.step, loss=f"{m.loss:.3f}", val=val, speed=f"{m.chars_per_s:,.0f}")
                 if not console.is_terminal and (m.val_loss is not None or m.checkpoint):
@@ -238,7 +235,7 @@ def _train_with(trainer, args: argparse.Namespace, ranks, device, console) -> in
                 console.print(f"Comet: experiment archived in {archive} (send it with `comet upload {archive}`)")
     console.print(f"Done: step {trainer.step}, best validation loss "
                   f"{trainer.best_val_loss if trainer.best_val_loss is None else round(trainer.best_val_loss, 4)}; "
-                  f"saved {escape(str(last_checkpoint))}")
+                  f"saved {escape(str(trainer.saved_path))}")
     return 0
 
 
