@@ -143,8 +143,7 @@ def _same_file(lock, path: Path) -> bool:
         here = os.stat(path)
     except OSError:
         return False
-    held = os.fstat(lock.fileno())
-    return (here.st_dev, here.st_ino) == (held.st_dev, held.st_ino)
+    return os.path.samestat(here, os.fstat(lock.fileno()))
 
 
 def _alive(pid: int) -> bool:
