@@ -322,6 +322,23 @@ class ChildRun:
             finally:
                 self._waiting = ()
 
+    def save(self, folder: Path | None = None) -> Path | None:
+        """Ask the child to save (in `folder`, if given) and wait; OSError if it could not. Any
+        thread but the reader's. None if the child had already gone (it saves as it leaves)."""
+        fields = {"folder": str(folder)} if folder is not None else {}
+        answer = self.call("save", **fields)
+        if answer["event"] == "save_failed":
+            raise OSError(answer["message"])
+        return Path(answer["path"]) if answer["event"] == "saved" else None
+
+    def snapshot(self) -> tuple[Path, int]:
+        """Have the child write the weights as they are now to a file of its own; UserError if it
+        could not. Any thread but the reader's."""
+        answer = self.call("snapshot", timeout=60)
+        if answer["event"] != "snapshot":
+            raise UserError(f"the training process could not write its weights: {answer.get('message', 'it has left')}")
+        return Path(answer["path"]), answer["step"]
+
 
 if __name__ == "__main__":
     sys.exit(main())

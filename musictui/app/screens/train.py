@@ -265,27 +265,21 @@ class TrainScreen(InstalledScreen):
     @work(thread=True, exit_on_error=False, group="save", name="saving a checkpoint")
     def _save_now(self) -> None:
         self._saving = True
+        failed = None
         try:
-            answer = self.trainer.call("save")
+            self.trainer.save()
+        except OSError as error:
+            failed = error
         finally:
             self._saving = False
-        if answer["event"] == "save_failed":
-            self.app.call_from_thread(self.notify, f"Could not save the checkpoint: {answer['message']}",
+        if failed is not None:
+            self.app.call_from_thread(self.notify, f"Could not save the checkpoint: {failed}",
                                       title="Not saved", severity="error", timeout=15, markup=False)
-
-    def _save(self, folder: Path | None = None) -> Path | None:
-        """Ask the child to save (in `folder`, if given) and wait; OSError if it could not. Any
-        thread but the reader's. None if the child had already gone (it saves as it leaves)."""
-        fields = {"folder": str(folder)} if folder is not None else {}
-        answer = self.trainer.call("save", **fields)
-        if answer["event"] == "save_failed":
-            raise OSError(answer["message"])
-        return Path(answer["path"]) if answer["event"] == "saved" else None
 
     def save_to(self, folder: Path) -> Path:
         """Save the run in another folder (quitting, when its own could not take it). Any thread.
         The run's own folder and its checkpoints are left as they are."""
-        path = self._save(Path(folder))
+        path = self.trainer.save(Path(folder))
         if path is None:
             raise OSError("the training process has already left")
         return path
@@ -307,7 +301,7 @@ class TrainScreen(InstalledScreen):
             await asyncio.sleep(0.02)  # the child's "paused" comes after the step it was in
         if not self.unsaved:
             return None
-        return await asyncio.to_thread(self._save)
+        return await asyncio.to_thread(self.trainer.save)
 
     def snapshot(self) -> tuple[Path, int]:
         """The training weights as they are now, written to a file by the child (the generate
@@ -316,10 +310,7 @@ class TrainScreen(InstalledScreen):
 
         if self.trainer is None:
             raise UserError("no training run is loaded yet: open the train screen (t) and wait for it")
-        answer = self.trainer.call("snapshot", timeout=60)
-        if answer["event"] != "snapshot":
-            raise UserError(f"the training process could not write its weights: {answer.get('message', 'it has left')}")
-        return Path(answer["path"]), answer["step"]
+        return self.trainer.snapshot()
 
     # -- drawing what the worker posts -------------------------------------------------------
 
