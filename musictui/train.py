@@ -13,9 +13,7 @@ each batch; the ranks agree on when to stop, and only rank 0 writes checkpoints 
 from __future__ import annotations
 
 import copy
-import json
 import math
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -32,10 +30,9 @@ from musictui.checkpoint import Checkpoint, checkpoint_name, copy_optimizer_stat
 from musictui.data import Corpus, get_batch
 from musictui.distributed import SINGLE, Ranks
 from musictui.errors import UserError
+from musictui.metrics_log import MetricsLog
 from musictui.model import PRESETS, RESUMABLE, CharLSTM, Config
 from musictui.run_folder import RunFolder, prune_checkpoints
-
-METRICS_FILE = "metrics.jsonl"
 
 
 class TrainingDiverged(UserError):
@@ -299,7 +296,7 @@ class Trainer:
         """
         cfg = self.config
         chars_per_step = cfg.batch_size * cfg.seq_length * self.ranks.world_size
-        log = self._open_metrics_log() if log_metrics and self.ranks.is_main else None
+        log = MetricsLog(self.checkpoint_dir) if log_metrics and self.ranks.is_main else None
         start = time.perf_counter()
         done_here = 0
         smoothed_step_s: float | None = None
@@ -330,61 +327,14 @@ class Trainer:
                 if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                     metrics.checkpoint = self.save()
                 if log is not None:
-                    self._log(log, {
+                    log.write({
                         "step": metrics.step, "loss": round(loss, 5), "val_loss": metrics.val_loss,
                         "chars_per_s": round(metrics.chars_per_s, 1), "elapsed_s": round(metrics.elapsed_s, 3),
                         "lr": metrics.learning_rate, "time": time.time()})
                 yield metrics
         finally:
             if log is not None:
-                try:
-                    log.close()
-                except OSError:
-                    pass  # lines are flushed one by one: only a line whose write already raised is left
-
-    def _log(self, log, record: dict) -> None:
-        try:
-            log.write(json.dumps(record) + "\n")
-        except OSError as error:  # a full disk: name the file
-            raise UserError(f"could not write {self.checkpoint_dir / METRICS_FILE}: {error.strerror} "
-                            "(free some space, then resume)") from None
-
-    def _open_metrics_log(self):
-        """Every run appends its metrics to a JSON-lines file beside its checkpoints, to plot later."""
-        path = self.checkpoint_dir / METRICS_FILE
-        # A pipe there would block the open for good (SIGTERM could not end it), a folder would
-        # fail it: refused in one line before the first step, like every other path we write.
-        if path.exists() and not path.is_file():
-            raise UserError(f"{path} is not a regular file (a folder, a pipe or a device): move it away, "
-                            "then train again")
-        try:
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            drop_torn_line(path)
-            return open(path, "a", buffering=1, encoding="utf-8")
-        except OSError as error:
-            raise UserError(f"could not open {path} to write the run's metrics: {error.strerror or error} "
-                            "(make the folder writable, or train into another --checkpoint-dir)") from None
-
-
-def drop_torn_line(path: Path, look_back: int = 65536) -> None:
-    """Cut a last line left half-written (a full disk, a kill mid-write), so that the next run's
-    first line starts a line of its own instead of gluing itself to the torn one."""
-    try:
-        f = open(path, "r+b")
-    except OSError:
-        return  # not there yet; or unwritable, which the open for appending then says
-    with f:
-        size = f.seek(0, os.SEEK_END)
-        if size == 0:
-            return
-        start = max(0, size - look_back)
-        f.seek(start)
-        tail = f.read()
-        if tail.endswith(b"\n"):
-            return
-        cut = tail.rfind(b"\n")
-        if cut >= 0 or start == 0:
-            f.truncate(start + cut + 1)
+                log.close()
 
 
 def build_trainer(checkpoint_dir: Path, corpus: Path | None = None, preset: str = "small",

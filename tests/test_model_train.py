@@ -103,7 +103,7 @@ def test_snapshot_does_not_share_weights_with_training(corpus, tiny_config, tmp_
 ])
 def test_a_torn_last_metrics_line_is_cut_before_the_next_run_appends(tmp_path, before, after):
     """A full disk or a kill mid-write leaves half a line; the next line would be glued to it."""
-    from musictui.train import drop_torn_line
+    from musictui.metrics_log import drop_torn_line
 
     path = tmp_path / "metrics.jsonl"
     path.write_bytes(before)
